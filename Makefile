@@ -1,0 +1,60 @@
+# cmafs - top-level build.  `make demo` and `make check` are the two commands
+# a new user needs; everything else is reached from them.
+
+VERSION := 0.1.0
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS  ?= -O2 -g
+FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
+FUSE_LIBS   := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
+override CFLAGS += -std=c11 -D_GNU_SOURCE -DFUSE_USE_VERSION=35 \
+	-DCMAFS_VERSION=\"$(VERSION)\" -Wall -Wextra -Werror -Iinclude -Icmafs $(FUSE_CFLAGS)
+LDLIBS  += $(FUSE_LIBS) -lpthread
+
+DAEMON_SRCS := $(sort $(wildcard cmafs/*.c))
+DAEMON_OBJS := $(DAEMON_SRCS:.c=.o)
+LIB_OBJS    := $(filter-out cmafs/main.o,$(DAEMON_OBJS))
+
+UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS   := $(UNIT_SRCS:.c=)
+
+.PHONY: all deps check test unit bats vm-check demo bench clean
+all: cmafs/cmafs
+
+cmafs/cmafs: $(DAEMON_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+cmafs/%.o: cmafs/%.c $(wildcard cmafs/*.h) include/cmafs.h
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+tests/unit/test_%: tests/unit/test_%.c $(LIB_OBJS) tests/unit/tap.h
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+# Installs missing Debian packages (as root) or says which line to run.
+deps:
+	@scripts/install-deps
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do $$t; done
+
+bats: cmafs/cmafs
+	@bats --tap tests/*.bats
+
+vm-check:
+	@$(MAKE) --no-print-directory -C tests/vm check
+
+# One TAP stream per suite; tests/tap-summary prints "N passed, N failed".
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@tests/run-all
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@examples/demo.sh
+
+bench: all
+	@bench/run
+
+clean:
+	rm -f cmafs/*.o cmafs/cmafs $(UNIT_BINS)
+	-$(MAKE) -C kmod clean

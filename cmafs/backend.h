@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * backend - where buffers come from.
+ *
+ * The namespace never knows whether memory is simulated (sim) or comes from
+ * the kernel helper (kmod): it allocates, resizes, syncs and frees buffers
+ * through this table only.  Every buffer's bytes live in a file descriptor of
+ * a regular file (sim: a memfd; kmod: the helper's buffer file), so reads and
+ * writes are pread/pwrite on that descriptor and zero-copy passthrough hands
+ * the same descriptor to the kernel.
+ *
+ * Functions return 0 or a negative errno.  A failed alloc/resize changes
+ * nothing: the old buffer, its contents and its address stay valid.
+ * Callers serialise calls on one buffer; the backend locks its own pool.
+ */
+#ifndef CMAFS_BACKEND_H
+#define CMAFS_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct buffer {
+	int fd;			/* regular file holding the bytes */
+	uint64_t size;		/* bytes allocated (page multiple, > 0) */
+	uint64_t phys_addr;
+	uint64_t dma_addr;
+	unsigned int cache;	/* CMAFS_CACHE_* */
+	void *priv;		/* backend's own per-buffer state */
+};
+
+struct pool_stats {
+	uint64_t pool_bytes;
+	uint64_t used_bytes;
+	uint64_t free_bytes;
+	uint64_t largest_free_bytes;
+};
+
+struct backend;
+
+struct backend_ops {
+	const char *name;
+	/*
+	 * New zero-filled buffer of @size bytes (a page multiple) aligned to
+	 * @align bytes, in cache mode @cache.  On failure @out is untouched.
+	 */
+	int (*alloc)(struct backend *be, uint64_t size, uint64_t align,
+		     unsigned int cache, struct buffer *out);
+	/*
+	 * Change @buf to @size bytes (and cache mode @cache), keeping the
+	 * first min(old, new) bytes and zero-filling the rest.  buf->fd stays
+	 * the same file, so descriptors and mappings of it follow; the
+	 * addresses may change.
+	 */
+	int (*resize)(struct backend *be, struct buffer *buf, uint64_t size,
+		      uint64_t align, unsigned int cache);
+	/* Clean (CMAFS_SYNC_DEVICE) or invalidate (CMAFS_SYNC_CPU) a range. */
+	int (*sync)(struct backend *be, struct buffer *buf, uint64_t off,
+		    uint64_t len, unsigned int direction);
+	/* Give the memory back and close buf->fd. */
+	void (*release)(struct backend *be, struct buffer *buf);
+	void (*stats)(struct backend *be, struct pool_stats *st);
+	/* Backend-specific "key: value" lines appended to .stats. */
+	void (*stats_extra)(struct backend *be, FILE *out);
+	void (*destroy)(struct backend *be);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+	uint64_t page_size;
+};
+
+struct sim_config {
+	uint64_t pool_bytes;
+	uint64_t phys_base;
+};
+
+/* Each returns NULL and logs one line saying why on failure. */
+struct backend *backend_sim_new(const struct sim_config *cfg);
+struct backend *backend_kmod_new(const char *devpath);
+
+#endif /* CMAFS_BACKEND_H */

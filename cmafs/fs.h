@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs - the state of one mount: inodes, names, buffers and counters.
+ *
+ * One mutex (fs.lock) guards all of it.  Requests are short and the data
+ * path bypasses the daemon under passthrough, so a single lock costs little
+ * and keeps resize, unlink and I/O trivially consistent.  The lock is never
+ * held across a call that waits for the kernel to send us a request
+ * (fuse_lowlevel_notify_*), which would deadlock.
+ */
+#ifndef CMAFS_FS_H
+#define CMAFS_FS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <fuse_lowlevel.h>
+
+#include "backend.h"
+
+#define ROOT_INO  FUSE_ROOT_ID
+#define STATS_INO 2		/* the /.stats file: not a node */
+#define STATS_NAME ".stats"
+#define XATTR_MAX_TOTAL (64 * 1024)	/* names + values per file */
+
+struct xattr {
+	struct xattr *next;
+	char *name;
+	size_t size;
+	char value[];
+};
+
+struct node;
+
+struct dentry {
+	struct dentry *hnext;		/* hash chain */
+	struct dentry *prev, *next;	/* siblings, in creation order */
+	struct node *parent;
+	struct node *node;
+	char name[];
+};
+
+struct file_data {
+	uint64_t size;			/* st_size */
+	bool has_buf;
+	struct buffer buf;
+	uint64_t align;			/* for the next allocation */
+	unsigned int cache;		/* mode of the next allocation */
+	void *map;			/* daemon's view for read/write */
+	uint64_t map_len;
+	int backing_id;			/* passthrough registration, 0 = none */
+};
+
+struct node {
+	fuse_ino_t ino;
+	uint64_t generation;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	dev_t rdev;
+	nlink_t nlink;
+	uint64_t nlookup;		/* kernel's references (FORGET) */
+	uint32_t opens;			/* open handles */
+	struct timespec atime, mtime, ctime;
+	struct xattr *xattrs;
+	size_t xattr_bytes;
+	union {
+		struct {
+			struct dentry *head, *tail;
+			uint64_t entries;
+		} dir;
+		char *symlink;
+		struct file_data file;
+	};
+};
+
+struct counters {
+	uint64_t allocs, frees, resizes, alloc_failures;
+	uint64_t buffers, orphan_buffers, files;
+};
+
+struct fs {
+	pthread_mutex_t lock;
+	struct backend *be;
+	struct fuse_session *se;
+	uint64_t page_size;
+
+	/* inode table: nodes[ino], free slots chained through free_inos */
+	struct node **nodes;
+	fuse_ino_t nodes_cap;
+	fuse_ino_t *free_inos;
+	fuse_ino_t free_count;
+	fuse_ino_t next_ino;
+	uint64_t generation;
+
+	/* name hash: (parent, name) -> dentry */
+	struct dentry **htab;
+	uint64_t hcap, hcount;
+
+	unsigned int default_cache;
+	uint64_t default_align;
+	bool passthrough;		/* mmap is direct */
+	bool dio_mmap;			/* FOPEN_DIRECT_IO may be mapped shared */
+	uid_t owner;
+	gid_t group;
+	struct timespec stats_time;
+	struct counters ct;
+};
+
+/* namespace.c */
+int ns_init(struct fs *fs, mode_t root_mode);
+void ns_destroy(struct fs *fs);
+struct node *ns_node(struct fs *fs, fuse_ino_t ino);
+struct dentry *ns_lookup(struct fs *fs, struct node *dir, const char *name);
+struct node *ns_new_node(struct fs *fs, mode_t mode, uid_t uid, gid_t gid);
+int ns_link(struct fs *fs, struct node *dir, const char *name,
+	    struct node *node);
+void ns_unlink(struct fs *fs, struct dentry *d);
+int ns_rename(struct fs *fs, struct dentry *d, struct node *newdir,
+	      const char *newname);
+void ns_exchange(struct dentry *a, struct dentry *b);
+void ns_maybe_free(struct fs *fs, struct node *n);
+void ns_fill_stat(struct fs *fs, const struct node *n, struct stat *st);
+void ns_touch(struct timespec *ts);
+
+/* file_buffer.c */
+int fb_truncate(struct fs *fs, struct node *n, uint64_t size);
+int fb_reserve(struct fs *fs, struct node *n, uint64_t off, uint64_t end);
+void fb_trim(struct fs *fs, struct node *n);
+void fb_release(struct fs *fs, struct node *n);
+int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache);
+void *fb_map(struct fs *fs, struct node *n);
+int fb_sync(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
+	    unsigned int direction);
+
+/* stats.c */
+char *stats_render(struct fs *fs, size_t *len);
+void stats_statfs(struct fs *fs, struct statvfs *sv);
+
+/* ops.c: the lowlevel operation table */
+void ops_build(struct fuse_lowlevel_ops *ops);
+
+static inline struct fs *req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+#endif /* CMAFS_FS_H */

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmafs - a FUSE filesystem whose files are physically contiguous buffers.
+ *
+ * main: options -> backend -> mount -> request loop -> unmount, which frees
+ * every buffer of the mount.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "log.h"
+#include "options.h"
+#include "passthrough.h"
+
+#define KMOD_DEVICE "/dev/cmabuf"
+
+/* Each buffer holds a descriptor: take all the descriptors we may have. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_max < (1u << 20)) {
+		struct rlimit want = { 1u << 20, 1u << 20 };
+
+		if (!setrlimit(RLIMIT_NOFILE, &want))
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	log_debug("RLIMIT_NOFILE %" PRIu64 ": at most that many buffers",
+		  (uint64_t)rl.rlim_cur);
+}
+
+static struct backend *open_backend(const struct cmafs_options *o)
+{
+	struct sim_config sim = { .pool_bytes = o->pool,
+				  .phys_base = o->phys_base };
+
+	switch (o->backend) {
+	case BACKEND_SIM:
+		return backend_sim_new(&sim);
+	case BACKEND_KMOD:
+		return backend_kmod_new(KMOD_DEVICE);
+	case BACKEND_AUTO:
+		if (access(KMOD_DEVICE, F_OK) == 0)
+			return backend_kmod_new(KMOD_DEVICE);
+		log_err(KMOD_DEVICE " not found: load the kernel helper (modprobe cmabuf) or ask for a simulated pool with -o backend=sim");
+		return NULL;
+	}
+	return NULL;
+}
+
+static int run(struct fs *fs, const struct cmafs_options *o,
+	       struct fuse_args *args)
+{
+	struct fuse_lowlevel_ops ops = { 0 };
+	struct fuse_loop_config loop = { .clone_fd = 0,
+					 .max_idle_threads = 4 };
+	enum pt_mode pt = o->passthrough == TRI_ON ? PT_ON :
+			  o->passthrough == TRI_OFF ? PT_OFF : PT_AUTO;
+	int ret = 1;
+
+	if (pt_precheck(pt))
+		return 1;
+	ops_build(&ops);
+	fs->se = fuse_session_new(args, &ops, sizeof(ops), fs);
+	if (!fs->se)
+		return 1;
+	if (fuse_set_signal_handlers(fs->se))
+		goto out_destroy;
+	if (fuse_session_mount(fs->se, o->mountpoint))
+		goto out_signals;
+	if (pt_install(fs->se, pt)) {
+		log_err("cannot install the passthrough hooks");
+		goto out_unmount;
+	}
+	if (fuse_daemonize(o->foreground))
+		goto out_unmount;
+	if (!o->foreground)
+		log_to_syslog();
+	if (o->single_thread)
+		ret = fuse_session_loop(fs->se);
+	else
+		ret = fuse_session_loop_mt(fs->se, &loop);
+	if (pt == PT_ON && !pt_active())
+		ret = 1;
+out_unmount:
+	fuse_session_unmount(fs->se);
+out_signals:
+	fuse_remove_signal_handlers(fs->se);
+out_destroy:
+	fuse_session_destroy(fs->se);
+	return ret ? 1 : 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct cmafs_options o;
+	struct fuse_args args;
+	struct fs fs;
+	int ret;
+
+	log_init(true, false);
+	if (options_parse(argc, argv, &o, &args)) {
+		fuse_opt_free_args(&args);
+		return 1;
+	}
+	if (o.help) {
+		options_usage(argv[0]);
+		return 0;
+	}
+	if (o.version) {
+		printf("cmafs %s, libfuse %s\n", CMAFS_VERSION,
+		       fuse_pkgversion());
+		return 0;
+	}
+	log_init(true, o.debug);
+	raise_nofile();
+
+	memset(&fs, 0, sizeof(fs));
+	pthread_mutex_init(&fs.lock, NULL);
+	fs.be = open_backend(&o);
+	if (!fs.be)
+		return 1;
+	fs.page_size = fs.be->page_size;
+	fs.default_cache = o.cache;
+	fs.default_align = o.align ? o.align : fs.page_size;
+	fs.owner = getuid();
+	fs.group = getgid();
+	if (ns_init(&fs, 01777)) {
+		log_err("out of memory");
+		return 1;
+	}
+	ret = run(&fs, &o, &args);
+	ns_destroy(&fs);
+	fs.be->ops->destroy(fs.be);
+	fuse_opt_free_args(&args);
+	free(o.mountpoint);
+	return ret;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* ops - pieces shared by the request handlers in ops_*.c. */
+#ifndef CMAFS_OPS_H
+#define CMAFS_OPS_H
+
+#include "fs.h"
+
+/* What an open file handle (fi->fh) points at. */
+struct handle {
+	struct node *node;	/* NULL for /.stats */
+	char *stats;		/* /.stats: the snapshot taken at open */
+	size_t stats_len;
+};
+
+void ops_node_init(struct fuse_lowlevel_ops *ops);
+void ops_file_init(struct fuse_lowlevel_ops *ops);
+void ops_xattr_init(struct fuse_lowlevel_ops *ops);
+
+void fill_entry(struct fs *fs, struct node *n, struct fuse_entry_param *e);
+void stats_fill_stat(struct fs *fs, struct stat *st);
+int check_new_name(struct fs *fs, struct node *dir, fuse_ino_t parent,
+		   const char *name);
+struct node *new_child(struct fs *fs, fuse_req_t req, struct node *dir,
+		       mode_t mode);
+
+/* The user.cma.* operations, shared by xattrs and ioctls. */
+bool may_see_addresses(fuse_req_t req, const struct node *n);
+int cma_set_cache(struct fs *fs, fuse_ino_t ino, unsigned int cache);
+int cma_set_align(struct fs *fs, fuse_ino_t ino, uint64_t align);
+int cma_sync(struct fs *fs, fuse_ino_t ino, uint64_t off, uint64_t len,
+	     unsigned int direction);
+bool mmap_direct(struct fs *fs);
+
+#endif /* CMAFS_OPS_H */

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ops_file - requests on open files: create/open/release, read/write,
+ * fsync, fallocate and the ioctls of include/cmafs.h; /.stats too.
+ *
+ * Without passthrough, reads and writes are FOPEN_DIRECT_IO and served from
+ * the daemon's own mapping of the buffer, so nothing is cached twice; where
+ * the kernel cannot map a direct_io file shared (before Linux 6.6) the file
+ * is opened in page-cache mode instead so that mmap keeps working.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmafs.h"
+#include "fs.h"
+#include "ops.h"
+#include "passthrough.h"
+
+static struct handle *handle_of(struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+/* Called with fs.lock held; fills fi and takes an open reference. */
+static int open_node(struct fs *fs, struct node *n, struct fuse_file_info *fi,
+		     int *backing_id)
+{
+	struct handle *h;
+
+	if (S_ISDIR(n->mode))
+		return -EISDIR;
+	if (!S_ISREG(n->mode))
+		return -EINVAL;	/* the kernel opens special files itself */
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	if (fi->flags & O_TRUNC) {
+		int err = fb_truncate(fs, n, 0);
+
+		if (err) {
+			free(h);
+			return err;
+		}
+	}
+	h->node = n;
+	n->opens++;
+	*backing_id = 0;
+	fi->direct_io = fs->dio_mmap;
+	fi->keep_cache = 0;
+	fi->fh = (uintptr_t)h;
+	return 0;
+}
+
+static void open_stats(fuse_req_t req, struct fs *fs,
+		       struct fuse_file_info *fi)
+{
+	struct handle *h;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	h->stats = stats_render(fs, &h->stats_len);
+	pthread_mutex_unlock(&fs->lock);
+	if (!h->stats) {
+		free(h);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->direct_io = 1;	/* size 0 in stat, content from the snapshot */
+	fi->fh = (uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
+static void cmafs_open(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n;
+	int err, backing_id = 0;
+
+	if (ino == STATS_INO) {
+		open_stats(req, fs, fi);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = ns_node(fs, ino);
+	err = n ? open_node(fs, n, fi, &backing_id) : -ENOENT;
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		pt_reply_open(req, fi, backing_id);
+}
+
+static void cmafs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct fuse_entry_param e;
+	struct node *dir, *n;
+	int err, backing_id = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	dir = ns_node(fs, parent);
+	err = check_new_name(fs, dir, parent, name);
+	if (err)
+		goto fail;
+	n = new_child(fs, req, dir, S_IFREG | (mode & 07777));
+	if (!n) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = ns_link(fs, dir, name, n);
+	if (!err)
+		err = open_node(fs, n, fi, &backing_id);
+	if (err) {
+		ns_maybe_free(fs, n);
+		goto fail;
+	}
+	fill_entry(fs, n, &e);
+	pthread_mutex_unlock(&fs->lock);
+	pt_reply_create(req, &e, fi, backing_id);
+	return;
+fail:
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -err);
+}
+
+static void cmafs_release(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct handle *h = handle_of(fi);
+	struct node *n = h->node;
+
+	(void)ino;
+	if (n) {
+		pthread_mutex_lock(&fs->lock);
+		if (--n->opens == 0) {
+			fb_trim(fs, n);
+			ns_maybe_free(fs, n);
+		}
+		pthread_mutex_unlock(&fs->lock);
+	}
+	free(h->stats);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void cmafs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct handle *h = handle_of(fi);
+	struct node *n = h->node;
+	uint64_t pos = (uint64_t)off;
+	char *map;
+
+	(void)ino;
+	if (!n) {
+		size_t len = pos < h->stats_len ? h->stats_len - pos : 0;
+
+		fuse_reply_buf(req, h->stats + (len ? pos : 0),
+			       len < size ? len : size);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (pos >= n->file.size) {
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > n->file.size - pos)
+		size = n->file.size - pos;
+	map = fb_map(fs, n);
+	/* Replying under the lock keeps a concurrent resize from unmapping. */
+	if (map)
+		fuse_reply_buf(req, map + pos, size);
+	else
+		fuse_reply_err(req, EIO);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void cmafs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n = handle_of(fi)->node;
+	uint64_t pos = (uint64_t)off, end = pos + size;
+	char *map;
+	int err;
+
+	(void)ino;
+	if (!n) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (size == 0) {
+		fuse_reply_write(req, 0);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	err = end < pos ? -EFBIG : fb_reserve(fs, n, pos, end);
+	map = err ? NULL : fb_map(fs, n);
+	if (map) {
+		memcpy(map + pos, buf, size);
+		if (end > n->file.size)
+			n->file.size = end;
+		ns_touch(&n->mtime);
+		n->ctime = n->mtime;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (map)
+		fuse_reply_write(req, size);
+	else
+		fuse_reply_err(req, err ? -err : EIO);
+}
+
+static void cmafs_flush(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void cmafs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n = handle_of(fi)->node;
+	int err = 0;
+
+	(void)ino;
+	(void)datasync;
+	/* The kernel wrote dirty mapped pages back before asking us. */
+	if (n) {
+		pthread_mutex_lock(&fs->lock);
+		if (n->file.has_buf)
+			err = fb_sync(fs, n, 0, 0, CMAFS_SYNC_DEVICE);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	fuse_reply_err(req, -err);
+}
+
+static void cmafs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			    off_t off, off_t len, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n = handle_of(fi)->node;
+	uint64_t end = (uint64_t)off + (uint64_t)len;
+	int err = 0;
+
+	(void)ino;
+	if (!n) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (mode) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (off < 0 || len <= 0 || end > INT64_MAX) {
+		fuse_reply_err(req, off < 0 || len <= 0 ? EINVAL : EFBIG);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (end > n->file.size) {
+		err = fb_truncate(fs, n, end);
+		if (!err) {
+			ns_touch(&n->mtime);
+			n->ctime = n->mtime;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -err);
+}
+
+static int ioctl_info(struct fs *fs, fuse_req_t req, struct node *n,
+		      struct cmafs_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	if (!may_see_addresses(req, n))
+		return -EACCES;
+	if (!n->file.has_buf)
+		return -ENODATA;
+	info->phys_addr = n->file.buf.phys_addr;
+	info->dma_addr = n->file.buf.dma_addr;
+	info->size = n->file.buf.size;
+	info->align = n->file.align;
+	info->cache = n->file.cache;
+	info->mmap = mmap_direct(fs) ? CMAFS_MMAP_DIRECT : CMAFS_MMAP_CACHED;
+	return 0;
+}
+
+static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
+			void *arg, struct fuse_file_info *fi, unsigned int flags,
+			const void *in, size_t in_size, size_t out_size)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n = handle_of(fi)->node;
+	struct cmafs_info info;
+	struct cmafs_sync sync;
+	__u32 cache;
+	__u64 align;
+	int err;
+
+	(void)arg;
+	if (!n || (flags & FUSE_IOCTL_COMPAT)) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	switch (cmd) {
+	case CMAFS_IOC_INFO:
+		if (out_size < sizeof(info)) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		pthread_mutex_lock(&fs->lock);
+		err = ioctl_info(fs, req, n, &info);
+		pthread_mutex_unlock(&fs->lock);
+		if (err)
+			fuse_reply_err(req, -err);
+		else
+			fuse_reply_ioctl(req, 0, &info, sizeof(info));
+		return;
+	case CMAFS_IOC_SYNC:
+		if (in_size < sizeof(sync)) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		memcpy(&sync, in, sizeof(sync));
+		err = sync.reserved ? -EINVAL :
+		      cma_sync(fs, ino, sync.offset, sync.length,
+			       sync.direction);
+		break;
+	case CMAFS_IOC_SET_CACHE:
+		if (in_size < sizeof(cache)) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		memcpy(&cache, in, sizeof(cache));
+		err = cma_set_cache(fs, ino, cache);
+		break;
+	case CMAFS_IOC_SET_ALIGN:
+		if (in_size < sizeof(align)) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		memcpy(&align, in, sizeof(align));
+		err = cma_set_align(fs, ino, align);
+		break;
+	default:
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_ioctl(req, 0, NULL, 0);
+}
+
+void ops_file_init(struct fuse_lowlevel_ops *ops)
+{
+	ops->create = cmafs_create;
+	ops->open = cmafs_open;
+	ops->release = cmafs_release;
+	ops->read = cmafs_read;
+	ops->write = cmafs_write;
+	ops->flush = cmafs_flush;
+	ops->fsync = cmafs_fsync;
+	ops->fallocate = cmafs_fallocate;
+	ops->ioctl = cmafs_ioctl;
+}

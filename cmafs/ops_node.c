@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ops_node - requests on names and attributes: lookup, getattr/setattr,
+ * mkdir/mknod/symlink/link, unlink/rmdir/rename, readdir and statfs.
+ * File contents are in ops_file.c, extended attributes in ops_xattr.c.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "fs.h"
+#include "ops.h"
+
+#define ENTRY_TIMEOUT 1.0
+
+static bool is_stats(fuse_ino_t parent, const char *name)
+{
+	return parent == ROOT_INO && strcmp(name, STATS_NAME) == 0;
+}
+
+void stats_fill_stat(struct fs *fs, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = STATS_INO;
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_uid = fs->owner;
+	st->st_gid = fs->group;
+	st->st_blksize = (blksize_t)fs->page_size;
+	st->st_atim = st->st_mtim = st->st_ctim = fs->stats_time;
+}
+
+void fill_entry(struct fs *fs, struct node *n, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = n->ino;
+	e->generation = n->generation;
+	ns_fill_stat(fs, n, &e->attr);
+	/* Regular files change size and blocks behind the kernel's back. */
+	e->attr_timeout = S_ISREG(n->mode) ? 0.0 : ENTRY_TIMEOUT;
+	e->entry_timeout = ENTRY_TIMEOUT;
+	n->nlookup++;
+}
+
+static void reply_entry(fuse_req_t req, struct fs *fs, struct node *n)
+{
+	struct fuse_entry_param e;
+
+	fill_entry(fs, n, &e);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_entry(req, &e);
+}
+
+/* Common checks for a new name in @parent; 0 or -errno. */
+int check_new_name(struct fs *fs, struct node *dir, fuse_ino_t parent,
+		   const char *name)
+{
+	if (!dir || !S_ISDIR(dir->mode))
+		return -ENOTDIR;
+	if (dir->nlink == 0)
+		return -ENOENT;
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
+	if (is_stats(parent, name) || ns_lookup(fs, dir, name))
+		return -EEXIST;
+	return 0;
+}
+
+/* Owner and group of a new entry: the caller's, or a setgid dir's group. */
+struct node *new_child(struct fs *fs, fuse_req_t req, struct node *dir,
+		       mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t gid = ctx->gid;
+	struct node *n;
+
+	if (dir->mode & S_ISGID) {
+		gid = dir->gid;
+		if (S_ISDIR(mode))
+			mode |= S_ISGID;
+	}
+	n = ns_new_node(fs, mode, ctx->uid, gid);
+	return n;
+}
+
+static void cmafs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = req_fs(req);
+	struct fuse_entry_param e;
+	struct node *dir;
+	struct dentry *d;
+
+	if (is_stats(parent, name)) {
+		memset(&e, 0, sizeof(e));
+		e.ino = STATS_INO;
+		e.generation = 1;
+		pthread_mutex_lock(&fs->lock);
+		stats_fill_stat(fs, &e.attr);
+		pthread_mutex_unlock(&fs->lock);
+		e.entry_timeout = ENTRY_TIMEOUT;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (strlen(name) > 255) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	dir = ns_node(fs, parent);
+	d = dir && S_ISDIR(dir->mode) ? ns_lookup(fs, dir, name) : NULL;
+	if (!d) {
+		pthread_mutex_unlock(&fs->lock);
+		/* A negative entry lets the kernel cache the miss. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = ENTRY_TIMEOUT;
+		if (dir && S_ISDIR(dir->mode))
+			fuse_reply_entry(req, &e);
+		else
+			fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	reply_entry(req, fs, d->node);
+}
+
+static void forget_one(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct node *n = ns_node(fs, ino);
+
+	if (!n)
+		return;
+	n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
+	ns_maybe_free(fs, n);
+}
+
+static void cmafs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs *fs = req_fs(req);
+
+	pthread_mutex_lock(&fs->lock);
+	forget_one(fs, ino, nlookup);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_none(req);
+}
+
+static void cmafs_forget_multi(fuse_req_t req, size_t count,
+			       struct fuse_forget_data *forgets)
+{
+	struct fs *fs = req_fs(req);
+
+	pthread_mutex_lock(&fs->lock);
+	for (size_t i = 0; i < count; i++)
+		forget_one(fs, forgets[i].ino, forgets[i].nlookup);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_none(req);
+}
+
+static void cmafs_getattr(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct stat st;
+	struct node *n;
+	double timeout;
+
+	(void)fi;
+	pthread_mutex_lock(&fs->lock);
+	if (ino == STATS_INO) {
+		stats_fill_stat(fs, &st);
+		timeout = 0;
+	} else {
+		n = ns_node(fs, ino);
+		if (!n) {
+			pthread_mutex_unlock(&fs->lock);
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		ns_fill_stat(fs, n, &st);
+		timeout = S_ISREG(n->mode) ? 0.0 : ENTRY_TIMEOUT;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_attr(req, &st, timeout);
+}
+
+static void set_time(struct timespec *dst, const struct timespec *src,
+		     bool now)
+{
+	if (now)
+		ns_touch(dst);
+	else
+		*dst = *src;
+}
+
+static void cmafs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			  int to_set, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct stat st;
+	struct node *n;
+	int err = 0;
+
+	(void)fi;
+	if (ino == STATS_INO) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = ns_node(fs, ino);
+	if (!n) {
+		err = ENOENT;
+		goto out;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (S_ISDIR(n->mode)) {
+			err = EISDIR;
+			goto out;
+		}
+		if (!S_ISREG(n->mode)) {
+			err = EINVAL;
+			goto out;
+		}
+		err = -fb_truncate(fs, n, (uint64_t)attr->st_size);
+		if (err)
+			goto out;
+		ns_touch(&n->mtime);
+		n->ctime = n->mtime;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE)
+		n->mode = (n->mode & S_IFMT) | (attr->st_mode & 07777);
+	if (to_set & FUSE_SET_ATTR_UID)
+		n->uid = attr->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		n->gid = attr->st_gid;
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW))
+		set_time(&n->atime, &attr->st_atim,
+			 to_set & FUSE_SET_ATTR_ATIME_NOW);
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
+		set_time(&n->mtime, &attr->st_mtim,
+			 to_set & FUSE_SET_ATTR_MTIME_NOW);
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		n->ctime = attr->st_ctim;
+	else
+		ns_touch(&n->ctime);
+out:
+	if (err) {
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_err(req, err);
+		return;
+	}
+	ns_fill_stat(fs, n, &st);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_attr(req, &st, S_ISREG(st.st_mode) ? 0.0 : ENTRY_TIMEOUT);
+}
+
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, dev_t rdev, const char *link)
+{
+	struct fs *fs = req_fs(req);
+	struct node *dir, *n;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	dir = ns_node(fs, parent);
+	err = check_new_name(fs, dir, parent, name);
+	if (err)
+		goto fail;
+	n = new_child(fs, req, dir, mode);
+	if (!n) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	n->rdev = rdev;
+	if (link) {
+		n->symlink = strdup(link);
+		if (!n->symlink) {
+			err = -ENOMEM;
+			ns_maybe_free(fs, n);
+			goto fail;
+		}
+	}
+	err = ns_link(fs, dir, name, n);
+	if (err) {
+		ns_maybe_free(fs, n);
+		goto fail;
+	}
+	reply_entry(req, fs, n);
+	return;
+fail:
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -err);
+}
+
+static void cmafs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode)
+{
+	make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL);
+}
+
+static void cmafs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode, dev_t rdev)
+{
+	make_node(req, parent, name, mode, rdev, NULL);
+}
+
+static void cmafs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			  const char *name)
+{
+	make_node(req, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void cmafs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n;
+	char *target;
+
+	pthread_mutex_lock(&fs->lock);
+	n = ns_node(fs, ino);
+	target = n && S_ISLNK(n->mode) ? strdup(n->symlink) : NULL;
+	pthread_mutex_unlock(&fs->lock);
+	if (!target) {
+		fuse_reply_err(req, n ? EINVAL : ENOENT);
+		return;
+	}
+	fuse_reply_readlink(req, target);
+	free(target);
+}
+
+static void cmafs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		       const char *newname)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n, *dir;
+	int err;
+
+	if (ino == STATS_INO) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = ns_node(fs, ino);
+	dir = ns_node(fs, newparent);
+	err = n ? check_new_name(fs, dir, newparent, newname) : -ENOENT;
+	if (!err && S_ISDIR(n->mode))
+		err = -EPERM;
+	if (!err)
+		err = ns_link(fs, dir, newname, n);
+	if (err) {
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_err(req, -err);
+		return;
+	}
+	reply_entry(req, fs, n);
+}
+
+static int remove_checks(struct fs *fs, fuse_ino_t parent, const char *name,
+			 bool want_dir, struct dentry **out)
+{
+	struct node *dir = ns_node(fs, parent);
+	struct dentry *d;
+
+	if (is_stats(parent, name))
+		return -EPERM;
+	if (!dir || !S_ISDIR(dir->mode))
+		return -ENOTDIR;
+	d = ns_lookup(fs, dir, name);
+	if (!d)
+		return -ENOENT;
+	if (want_dir && !S_ISDIR(d->node->mode))
+		return -ENOTDIR;
+	if (!want_dir && S_ISDIR(d->node->mode))
+		return -EISDIR;
+	if (want_dir && d->node->dir.entries)
+		return -ENOTEMPTY;
+	*out = d;
+	return 0;
+}
+
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 bool dir)
+{
+	struct fs *fs = req_fs(req);
+	struct dentry *d = NULL;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	err = remove_checks(fs, parent, name, dir, &d);
+	if (!err)
+		ns_unlink(fs, d);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -err);
+}
+
+static void cmafs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, false);
+}
+
+static void cmafs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, true);
+}
+
+static int do_rename(struct fs *fs, fuse_ino_t parent, const char *name,
+		     fuse_ino_t newparent, const char *newname,
+		     unsigned int flags)
+{
+	struct node *dir = ns_node(fs, parent), *ndir = ns_node(fs, newparent);
+	struct dentry *src, *dst;
+
+	if (is_stats(parent, name) || is_stats(newparent, newname))
+		return -EPERM;
+	if (flags & ~(unsigned int)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (!dir || !ndir || !S_ISDIR(dir->mode) || !S_ISDIR(ndir->mode))
+		return -ENOTDIR;
+	if (strlen(newname) > 255)
+		return -ENAMETOOLONG;
+	src = ns_lookup(fs, dir, name);
+	if (!src)
+		return -ENOENT;
+	dst = ns_lookup(fs, ndir, newname);
+	if (flags & RENAME_EXCHANGE) {
+		if (!dst)
+			return -ENOENT;
+		ns_exchange(src, dst);
+		return 0;
+	}
+	if (dst) {
+		if (flags & RENAME_NOREPLACE)
+			return -EEXIST;
+		if (dst->node == src->node)
+			return 0;
+		if (S_ISDIR(src->node->mode) && !S_ISDIR(dst->node->mode))
+			return -ENOTDIR;
+		if (!S_ISDIR(src->node->mode) && S_ISDIR(dst->node->mode))
+			return -EISDIR;
+		if (S_ISDIR(dst->node->mode) && dst->node->dir.entries)
+			return -ENOTEMPTY;
+		ns_unlink(fs, dst);
+	}
+	return ns_rename(fs, src, ndir, newname);
+}
+
+static void cmafs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 fuse_ino_t newparent, const char *newname,
+			 unsigned int flags)
+{
+	struct fs *fs = req_fs(req);
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	err = do_rename(fs, parent, name, newparent, newname, flags);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -err);
+}
+
+/* A directory listing taken at opendir: POSIX lets later changes show or not. */
+struct dir_snapshot {
+	size_t count;
+	struct {
+		fuse_ino_t ino;
+		mode_t type;
+		char *name;
+	} ent[];
+};
+
+static void cmafs_opendir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct dir_snapshot *s;
+	struct node *dir;
+	size_t i = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	dir = ns_node(fs, ino);
+	if (!dir || !S_ISDIR(dir->mode)) {
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_err(req, dir ? ENOTDIR : ENOENT);
+		return;
+	}
+	s = calloc(1, sizeof(*s) + (dir->dir.entries + 3) * sizeof(s->ent[0]));
+	if (!s)
+		goto nomem;
+	s->ent[i].ino = ino;
+	s->ent[i++].name = strdup(".");
+	s->ent[i].ino = ino;	/* the kernel fills in the real ".." */
+	s->ent[i++].name = strdup("..");
+	if (ino == ROOT_INO) {
+		s->ent[i].ino = STATS_INO;
+		s->ent[i].type = S_IFREG;
+		s->ent[i++].name = strdup(STATS_NAME);
+	}
+	for (struct dentry *d = dir->dir.head; d; d = d->next) {
+		s->ent[i].ino = d->node->ino;
+		s->ent[i].type = d->node->mode & S_IFMT;
+		s->ent[i++].name = strdup(d->name);
+	}
+	s->count = i;
+	for (i = 0; i < s->count; i++)
+		if (!s->ent[i].name)
+			goto nomem;
+	pthread_mutex_unlock(&fs->lock);
+	s->ent[0].type = s->ent[1].type = S_IFDIR;
+	fi->fh = (uintptr_t)s;
+	fuse_reply_open(req, fi);
+	return;
+nomem:
+	if (s)
+		for (i = 0; i < s->count; i++)
+			free(s->ent[i].name);
+	free(s);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, ENOMEM);
+}
+
+static void cmafs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  off_t off, struct fuse_file_info *fi)
+{
+	struct dir_snapshot *s = (struct dir_snapshot *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0;
+
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = (size_t)off; i < s->count; i++) {
+		struct stat st = { .st_ino = s->ent[i].ino,
+				   .st_mode = s->ent[i].type };
+		size_t len = fuse_add_direntry(req, buf + used, size - used,
+					       s->ent[i].name, &st,
+					       (off_t)(i + 1));
+
+		if (len > size - used)
+			break;
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void cmafs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			     struct fuse_file_info *fi)
+{
+	struct dir_snapshot *s = (struct dir_snapshot *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	for (size_t i = 0; i < s->count; i++)
+		free(s->ent[i].name);
+	free(s);
+	fuse_reply_err(req, 0);
+}
+
+static void cmafs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = req_fs(req);
+	struct statvfs sv;
+
+	(void)ino;
+	memset(&sv, 0, sizeof(sv));
+	pthread_mutex_lock(&fs->lock);
+	stats_statfs(fs, &sv);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_statfs(req, &sv);
+}
+
+void ops_node_init(struct fuse_lowlevel_ops *ops)
+{
+	ops->lookup = cmafs_lookup;
+	ops->forget = cmafs_forget;
+	ops->forget_multi = cmafs_forget_multi;
+	ops->getattr = cmafs_getattr;
+	ops->setattr = cmafs_setattr;
+	ops->readlink = cmafs_readlink;
+	ops->mknod = cmafs_mknod;
+	ops->mkdir = cmafs_mkdir;
+	ops->symlink = cmafs_symlink;
+	ops->link = cmafs_link;
+	ops->unlink = cmafs_unlink;
+	ops->rmdir = cmafs_rmdir;
+	ops->rename = cmafs_rename;
+	ops->opendir = cmafs_opendir;
+	ops->readdir = cmafs_readdir;
+	ops->releasedir = cmafs_releasedir;
+	ops->statfs = cmafs_statfs;
+}

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ops_xattr - extended attributes: the user.cma.* interface to a buffer
+ * (SPEC section 5) and ordinary user.* attributes stored as on tmpfs.
+ * The user.cma.* setters are shared with the ioctls of include/cmafs.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "cmafs.h"
+#include "fs.h"
+#include "ops.h"
+#include "parse.h"
+
+#define CMA_PREFIX "user.cma."
+#define CMA_PREFIX_LEN (sizeof(CMA_PREFIX) - 1)
+
+bool mmap_direct(struct fs *fs)
+{
+	return fs->passthrough;
+}
+
+bool may_see_addresses(fuse_req_t req, const struct node *n)
+{
+	uid_t uid = fuse_req_ctx(req)->uid;
+
+	return uid == 0 || uid == n->uid;
+}
+
+static struct node *regular(struct fs *fs, fuse_ino_t ino, int *err)
+{
+	struct node *n = ns_node(fs, ino);
+
+	*err = !n ? -ENOENT : !S_ISREG(n->mode) ? -EINVAL : 0;
+	return *err ? NULL : n;
+}
+
+int cma_set_cache(struct fs *fs, fuse_ino_t ino, unsigned int cache)
+{
+	struct node *n;
+	int err;
+
+	if (cache > CMAFS_CACHE_WRITECOMBINE)
+		return -EINVAL;
+	pthread_mutex_lock(&fs->lock);
+	n = regular(fs, ino, &err);
+	if (n)
+		err = fb_set_cache(fs, n, cache);
+	pthread_mutex_unlock(&fs->lock);
+	return err;
+}
+
+int cma_set_align(struct fs *fs, fuse_ino_t ino, uint64_t align)
+{
+	struct node *n;
+	int err;
+
+	if (align < fs->page_size || (align & (align - 1)))
+		return -EINVAL;
+	pthread_mutex_lock(&fs->lock);
+	n = regular(fs, ino, &err);
+	if (n)
+		n->file.align = align;
+	pthread_mutex_unlock(&fs->lock);
+	return err;
+}
+
+/*
+ * In cached-mmap mode the kernel's page cache stands between a mapping and
+ * the buffer.  Dropping it (which first writes dirty pages back) is what
+ * makes stores visible to the device and device writes visible to the CPU.
+ * It must run without fs.lock: writing dirty pages back sends us WRITEs.
+ */
+static void drop_page_cache(struct fs *fs, fuse_ino_t ino, uint64_t off,
+			    uint64_t len)
+{
+	if (!mmap_direct(fs))
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, (off_t)off,
+						 (off_t)len);
+}
+
+int cma_sync(struct fs *fs, fuse_ino_t ino, uint64_t off, uint64_t len,
+	     unsigned int direction)
+{
+	struct node *n;
+	int err;
+
+	if (direction != CMAFS_SYNC_DEVICE && direction != CMAFS_SYNC_CPU)
+		return -EINVAL;
+	pthread_mutex_lock(&fs->lock);
+	n = regular(fs, ino, &err);
+	if (n && !n->file.has_buf)
+		err = -ENODATA;
+	if (n && !err && (off > n->file.buf.size ||
+			  len > n->file.buf.size - off))
+		err = -EINVAL;
+	pthread_mutex_unlock(&fs->lock);
+	if (err)
+		return err;
+	if (direction == CMAFS_SYNC_DEVICE)
+		drop_page_cache(fs, ino, off, len);
+	pthread_mutex_lock(&fs->lock);
+	n = regular(fs, ino, &err);
+	if (n)
+		err = fb_sync(fs, n, off, len, direction);
+	pthread_mutex_unlock(&fs->lock);
+	if (!err && direction == CMAFS_SYNC_CPU)
+		drop_page_cache(fs, ino, off, len);
+	return err;
+}
+
+/* The value of a user.cma.* attribute, formatted into @buf. */
+static int cma_get(fuse_req_t req, struct fs *fs, struct node *n,
+		   const char *attr, char *buf, size_t buflen)
+{
+	const struct file_data *f = &n->file;
+
+	if (!S_ISREG(n->mode))
+		return -ENODATA;
+	if (!strcmp(attr, "phys_addr") || !strcmp(attr, "dma_addr")) {
+		if (!may_see_addresses(req, n))
+			return -EACCES;
+		if (!f->has_buf)
+			return -ENODATA;
+		return snprintf(buf, buflen, "0x%" PRIx64,
+				attr[0] == 'p' ? f->buf.phys_addr :
+						 f->buf.dma_addr);
+	}
+	if (!strcmp(attr, "size")) {
+		if (!f->has_buf)
+			return -ENODATA;
+		return snprintf(buf, buflen, "%" PRIu64, f->buf.size);
+	}
+	if (!strcmp(attr, "cache"))
+		return snprintf(buf, buflen, "%s", cache_name(f->cache));
+	if (!strcmp(attr, "align"))
+		return snprintf(buf, buflen, "%" PRIu64, f->align);
+	if (!strcmp(attr, "mmap"))
+		return snprintf(buf, buflen, "%s",
+				mmap_direct(fs) ? "direct" : "cached");
+	return -ENODATA;
+}
+
+static int cma_set(struct fs *fs, fuse_ino_t ino, const char *attr,
+		   const char *value, size_t size)
+{
+	uint64_t align, off, len;
+	unsigned int cache, dir;
+
+	if (!strcmp(attr, "cache"))
+		return parse_cache(value, size, &cache) ? -EINVAL :
+		       cma_set_cache(fs, ino, cache);
+	if (!strcmp(attr, "align"))
+		return parse_align(value, size, fs->page_size, &align) ?
+		       -EINVAL : cma_set_align(fs, ino, align);
+	if (!strcmp(attr, "sync"))
+		return parse_sync(value, size, &dir, &off, &len) ? -EINVAL :
+		       cma_sync(fs, ino, off, len, dir);
+	if (!strcmp(attr, "phys_addr") || !strcmp(attr, "dma_addr") ||
+	    !strcmp(attr, "size") || !strcmp(attr, "mmap"))
+		return -EPERM;
+	return -EINVAL;
+}
+
+static struct xattr **find_user(struct node *n, const char *name)
+{
+	struct xattr **pp = &n->xattrs;
+
+	while (*pp && strcmp((*pp)->name, name))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static int user_set(struct node *n, const char *name, const char *value,
+		    size_t size, int flags)
+{
+	struct xattr **pp = find_user(n, name), *x;
+	size_t old = *pp ? strlen(name) + (*pp)->size : 0;
+	size_t add = strlen(name) + size;
+
+	if (*pp && (flags & XATTR_CREATE))
+		return -EEXIST;
+	if (!*pp && (flags & XATTR_REPLACE))
+		return -ENODATA;
+	if (n->xattr_bytes - old + add > XATTR_MAX_TOTAL)
+		return -ENOSPC;
+	x = malloc(sizeof(*x) + size);
+	if (!x)
+		return -ENOMEM;
+	x->name = strdup(name);
+	if (!x->name) {
+		free(x);
+		return -ENOMEM;
+	}
+	x->size = size;
+	memcpy(x->value, value, size);
+	if (*pp) {
+		x->next = (*pp)->next;
+		free((*pp)->name);
+		free(*pp);
+	} else {
+		x->next = NULL;
+	}
+	*pp = x;
+	n->xattr_bytes = n->xattr_bytes - old + add;
+	return 0;
+}
+
+static void cmafs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   const char *value, size_t size, int flags)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n;
+	int err;
+
+	if (ino == STATS_INO) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (!strncmp(name, CMA_PREFIX, CMA_PREFIX_LEN)) {
+		fuse_reply_err(req, -cma_set(fs, ino, name + CMA_PREFIX_LEN,
+					     value, size));
+		return;
+	}
+	if (strncmp(name, "user.", 5)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = ns_node(fs, ino);
+	err = n ? user_set(n, name, value, size, flags) : -ENOENT;
+	if (!err)
+		ns_touch(&n->ctime);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -err);
+}
+
+static void reply_value(fuse_req_t req, const char *value, int len,
+			size_t size)
+{
+	if (len < 0)
+		fuse_reply_err(req, -len);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else if ((size_t)len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, value, (size_t)len);
+}
+
+static void cmafs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   size_t size)
+{
+	struct fs *fs = req_fs(req);
+	struct xattr *x;
+	struct node *n;
+	char small[64];
+	char *copy;
+	int len;
+
+	if (ino == STATS_INO) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = ns_node(fs, ino);
+	if (!n) {
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!strncmp(name, CMA_PREFIX, CMA_PREFIX_LEN)) {
+		len = cma_get(req, fs, n, name + CMA_PREFIX_LEN, small,
+			      sizeof(small));
+		pthread_mutex_unlock(&fs->lock);
+		reply_value(req, small, len, size);
+		return;
+	}
+	x = *find_user(n, name);
+	if (!x) {
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	len = (int)x->size;
+	copy = malloc(x->size + 1);
+	if (copy)
+		memcpy(copy, x->value, x->size);
+	pthread_mutex_unlock(&fs->lock);
+	reply_value(req, copy, copy ? len : -ENOMEM, size);
+	free(copy);
+}
+
+static void cmafs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	static const char *const cma_names[] = {
+		"phys_addr", "dma_addr", "size", "cache", "align", "mmap",
+	};
+	struct fs *fs = req_fs(req);
+	char *list = NULL;
+	size_t len = 0;
+	FILE *out;
+	struct node *n;
+
+	out = open_memstream(&list, &len);
+	if (!out) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = ino == STATS_INO ? NULL : ns_node(fs, ino);
+	if (n && S_ISREG(n->mode)) {
+		for (size_t i = 0; i < sizeof(cma_names) / sizeof(*cma_names);
+		     i++) {
+			/* Addresses and size exist only with a buffer. */
+			if (i < 3 && !n->file.has_buf)
+				continue;
+			fprintf(out, CMA_PREFIX "%s%c", cma_names[i], '\0');
+		}
+	}
+	for (struct xattr *x = n ? n->xattrs : NULL; x; x = x->next)
+		fprintf(out, "%s%c", x->name, '\0');
+	pthread_mutex_unlock(&fs->lock);
+	if (fclose(out)) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (!n && ino != STATS_INO)
+		fuse_reply_err(req, ENOENT);
+	else
+		reply_value(req, list, (int)len, size);
+	free(list);
+}
+
+static void cmafs_removexattr(fuse_req_t req, fuse_ino_t ino,
+			      const char *name)
+{
+	struct fs *fs = req_fs(req);
+	struct xattr **pp, *x;
+	struct node *n;
+	int err = 0;
+
+	if (ino == STATS_INO || !strncmp(name, CMA_PREFIX, CMA_PREFIX_LEN)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n = ns_node(fs, ino);
+	if (!n) {
+		err = ENOENT;
+	} else {
+		pp = find_user(n, name);
+		x = *pp;
+		if (!x) {
+			err = ENODATA;
+		} else {
+			*pp = x->next;
+			n->xattr_bytes -= strlen(x->name) + x->size;
+			free(x->name);
+			free(x);
+			ns_touch(&n->ctime);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, err);
+}
+
+void ops_xattr_init(struct fuse_lowlevel_ops *ops)
+{
+	ops->setxattr = cmafs_setxattr;
+	ops->getxattr = cmafs_getxattr;
+	ops->listxattr = cmafs_listxattr;
+	ops->removexattr = cmafs_removexattr;
+}

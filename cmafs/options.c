@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmafs.h"
+#include "log.h"
+#include "options.h"
+
+enum {
+	KEY_BACKEND, KEY_POOL, KEY_PHYS_BASE, KEY_CACHE, KEY_ALIGN,
+	KEY_PASSTHROUGH,
+};
+
+static const struct fuse_opt cmafs_opts[] = {
+	FUSE_OPT_KEY("backend=", KEY_BACKEND),
+	FUSE_OPT_KEY("pool=", KEY_POOL),
+	FUSE_OPT_KEY("phys_base=", KEY_PHYS_BASE),
+	FUSE_OPT_KEY("cache=", KEY_CACHE),
+	FUSE_OPT_KEY("align=", KEY_ALIGN),
+	FUSE_OPT_KEY("passthrough=", KEY_PASSTHROUGH),
+	FUSE_OPT_END
+};
+
+static const char *const expected[] = {
+	[KEY_BACKEND] = "auto, kmod or sim",
+	[KEY_POOL] = "a size such as 64M",
+	[KEY_PHYS_BASE] = "an address such as 0x10000000",
+	[KEY_CACHE] = "cached, uncached or writecombine",
+	[KEY_ALIGN] = "a power of two >= the page size, such as 4096 or 2M",
+	[KEY_PASSTHROUGH] = "auto, on or off",
+};
+
+static int set_option(struct cmafs_options *o, int key, const char *val)
+{
+	size_t len = strlen(val);
+	uint64_t page = 4096;
+
+	switch (key) {
+	case KEY_BACKEND:
+		return parse_backend(val, len, &o->backend);
+	case KEY_POOL:
+		return parse_size(val, len, &o->pool);
+	case KEY_PHYS_BASE:
+		return parse_size(val, len, &o->phys_base);
+	case KEY_CACHE:
+		return parse_cache(val, len, &o->cache);
+	case KEY_ALIGN:
+		page = (uint64_t)sysconf(_SC_PAGESIZE);
+		return parse_align(val, len, page, &o->align);
+	case KEY_PASSTHROUGH:
+		return parse_tristate(val, len, &o->passthrough);
+	}
+	return -1;
+}
+
+static int process(void *data, const char *arg, int key,
+		   struct fuse_args *outargs)
+{
+	struct cmafs_options *o = data;
+	const char *val;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		/* mount(8) passes "SOURCE MOUNTPOINT": the last one wins. */
+		free(o->mountpoint);
+		o->mountpoint = strdup(arg);
+		return 0;
+	}
+	if (key < 0)
+		return 1;
+	val = strchr(arg, '=') + 1;
+	if (set_option(o, key, val)) {
+		int n = (int)(val - arg - 1);
+
+		log_err("bad value for %.*s=: \"%s\" (expected %s)", n, arg,
+			val, expected[key]);
+		return -1;
+	}
+	return 0;
+}
+
+int options_parse(int argc, char *argv[], struct cmafs_options *o,
+		  struct fuse_args *args)
+{
+	struct fuse_cmdline_opts c;
+
+	memset(o, 0, sizeof(*o));
+	o->backend = BACKEND_AUTO;
+	o->pool = 128ULL << 20;
+	o->phys_base = 0x10000000;
+	o->cache = CMAFS_CACHE_UNCACHED;
+	o->passthrough = TRI_AUTO;
+
+	*args = (struct fuse_args)FUSE_ARGS_INIT(0, NULL);
+	for (int i = 0; i < argc; i++)
+		if (fuse_opt_add_arg(args, argv[i]))
+			return -1;
+	if (fuse_opt_parse(args, o, cmafs_opts, process))
+		return -1;
+	if (o->mountpoint && fuse_opt_add_arg(args, o->mountpoint))
+		return -1;
+	memset(&c, 0, sizeof(c));
+	if (fuse_parse_cmdline(args, &c))
+		return -1;
+	free(o->mountpoint);
+	o->mountpoint = c.mountpoint;
+	o->foreground = c.foreground;
+	o->debug = c.debug;
+	o->single_thread = c.singlethread;
+	o->help = c.show_help;
+	o->version = c.show_version;
+	if (!o->help && !o->version && !o->mountpoint) {
+		log_err("no mountpoint given (try: cmafs -o backend=sim /cma)");
+		return -1;
+	}
+	/*
+	 * The kernel checks permissions against our modes, which is what a
+	 * shared /cma needs; "fuse.cmafs" names us in mount(8) and df.
+	 */
+	if (fuse_opt_add_arg(args, "-odefault_permissions,fsname=cmafs,subtype=cmafs"))
+		return -1;
+	return 0;
+}
+
+void options_usage(const char *prog)
+{
+	printf("usage: %s [-f] [-d] [-o OPTIONS] MOUNTPOINT\n\n"
+	       "cmafs options:\n"
+	       "    -o backend=auto|kmod|sim   where buffers come from (auto)\n"
+	       "    -o pool=SIZE               sim: size of the area (128M)\n"
+	       "    -o phys_base=ADDR          sim: first address (0x10000000)\n"
+	       "    -o cache=MODE              cached|uncached|writecombine (uncached)\n"
+	       "    -o align=BYTES             default alignment (page size)\n"
+	       "    -o passthrough=auto|on|off zero-copy I/O and mmap (auto)\n\n",
+	       prog);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}

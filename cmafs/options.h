@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* options - the command line and -o mount options of SPEC section 2. */
+#ifndef CMAFS_OPTIONS_H
+#define CMAFS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <fuse_lowlevel.h>
+
+#include "parse.h"
+
+struct cmafs_options {
+	enum backend_kind backend;
+	uint64_t pool;
+	uint64_t phys_base;
+	unsigned int cache;
+	uint64_t align;			/* 0: the page size */
+	enum tristate passthrough;
+	char *mountpoint;
+	bool foreground, debug, single_thread, help, version;
+};
+
+/*
+ * Splits our -o options off @argc/@argv into @o and leaves FUSE's own in
+ * @args.  Accepts mount(8)'s "cmafs SOURCE MOUNTPOINT -o ..." form too.
+ * Returns 0, or -1 after one log line naming the bad option.
+ */
+int options_parse(int argc, char *argv[], struct cmafs_options *o,
+		  struct fuse_args *args);
+void options_usage(const char *prog);
+
+#endif /* CMAFS_OPTIONS_H */
