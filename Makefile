@@ -27,8 +27,12 @@ cmafs/cmafs: $(DAEMON_OBJS)
 cmafs/%.o: cmafs/%.c $(wildcard cmafs/*.h) include/cmafs.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-tests/unit/test_%: tests/unit/test_%.c $(LIB_OBJS) tests/unit/tap.h
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+# Unit tests link the archive, so each pulls in only the code it tests.
+cmafs/libcmafs.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+tests/unit/test_%: tests/unit/test_%.c cmafs/libcmafs.a tests/unit/tap.h
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< cmafs/libcmafs.a $(LDLIBS)
 
 # Installs missing Debian packages (as root) or says which line to run.
 deps:
@@ -55,6 +59,9 @@ demo: deps
 bench: all
 	@bench/run
 
+# install/uninstall, man page lint and examples live in their own fragments.
+-include mk/*.mk
+
 clean:
-	rm -f cmafs/*.o cmafs/cmafs $(UNIT_BINS)
+	rm -f cmafs/*.o cmafs/*.a cmafs/cmafs $(UNIT_BINS)
 	-$(MAKE) -C kmod clean

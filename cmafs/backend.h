@@ -42,15 +42,16 @@ struct backend_ops {
 	const char *name;
 	/*
 	 * New zero-filled buffer of @size bytes (a page multiple) aligned to
-	 * @align bytes, in cache mode @cache.  On failure @out is untouched.
+	 * @align bytes, in cache mode @cache, whose file is empty.  On failure
+	 * @out is untouched.
 	 */
 	int (*alloc)(struct backend *be, uint64_t size, uint64_t align,
 		     unsigned int cache, struct buffer *out);
 	/*
 	 * Change @buf to @size bytes (and cache mode @cache), keeping the
-	 * first min(old, new) bytes and zero-filling the rest.  buf->fd stays
-	 * the same file, so descriptors and mappings of it follow; the
-	 * addresses may change.
+	 * first min(old, new) bytes; the file size is cut to @size if it was
+	 * larger.  buf->fd stays the same file, so descriptors and mappings
+	 * of it follow; the addresses may change.
 	 */
 	int (*resize)(struct backend *be, struct buffer *buf, uint64_t size,
 		      uint64_t align, unsigned int cache);

@@ -4,8 +4,9 @@
  *
  * Placement and accounting are the real thing (cma_area: the kernel's
  * first-fit over aligned positions); the bytes live in one memfd per buffer,
- * so that growing a buffer keeps the same file (descriptors and mappings
- * follow it) and passthrough can hand the memfd to the kernel.  The
+ * so that resizing keeps the same file (descriptors and mappings follow it)
+ * and passthrough can hand the memfd to the kernel.  The memfd's size is
+ * the file's st_size; the simulated allocation is only bookkeeping.  The
  * addresses are invented from phys_base and must never reach hardware.
  */
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -63,10 +65,8 @@ static int sim_alloc(struct backend *be, uint64_t size, uint64_t align,
 		return err;
 	}
 	fd = memfd_create("cmafs-sim", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+	if (fd < 0) {
 		err = -errno;
-		if (fd >= 0)
-			close(fd);
 		pthread_mutex_lock(&s->lock);
 		cma_area_free(s->area, first, pages);
 		pthread_mutex_unlock(&s->lock);
@@ -89,25 +89,19 @@ static int sim_resize(struct backend *be, struct buffer *buf, uint64_t size,
 	struct sim *s = to_sim(be);
 	struct sim_buf *sb = buf->priv;
 	uint64_t pages = size / be->page_size, first = sb->first;
-	int err = 0;
+	int err;
 
 	if (pages != sb->pages) {
-		/*
-		 * Grow the memfd before placing (so a failure undoes exactly)
-		 * and shrink it after: growth zero-fills, a shrink drops pages.
-		 */
-		if (pages > sb->pages && ftruncate(buf->fd, (off_t)size) < 0)
-			return -errno;
 		pthread_mutex_lock(&s->lock);
 		err = cma_area_resize(s->area, sb->first, sb->pages, pages,
 				      align / be->page_size, &first);
 		pthread_mutex_unlock(&s->lock);
-		if (err) {
-			if (pages > sb->pages)
-				(void)!ftruncate(buf->fd, (off_t)buf->size);
+		if (err)
 			return err;
-		}
-		if (pages < sb->pages)
+		/* The memfd only ever holds st_size bytes: cut, never grow. */
+		struct stat st;
+
+		if (!fstat(buf->fd, &st) && (uint64_t)st.st_size > size)
 			(void)!ftruncate(buf->fd, (off_t)size);
 	} else if (align > be->page_size &&
 		   (sb->first % (align / be->page_size))) {

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cmafs.h"
@@ -22,37 +21,6 @@
 static uint64_t round_pages(struct fs *fs, uint64_t bytes)
 {
 	return (bytes + fs->page_size - 1) / fs->page_size * fs->page_size;
-}
-
-static void unmap(struct node *n)
-{
-	if (n->file.map) {
-		munmap(n->file.map, n->file.map_len);
-		n->file.map = NULL;
-		n->file.map_len = 0;
-	}
-}
-
-void *fb_map(struct fs *fs, struct node *n)
-{
-	struct file_data *f = &n->file;
-	void *p;
-
-	(void)fs;
-	if (!f->has_buf)
-		return NULL;
-	if (f->map)
-		return f->map;
-	p = mmap(NULL, f->buf.size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 f->buf.fd, 0);
-	if (p == MAP_FAILED) {
-		log_err("ino %" PRIu64 ": cannot map buffer: %s",
-			(uint64_t)n->ino, strerror(errno));
-		return NULL;
-	}
-	f->map = p;
-	f->map_len = f->buf.size;
-	return p;
 }
 
 static void log_failure(struct fs *fs, uint64_t bytes, int err)
@@ -70,8 +38,12 @@ static void log_failure(struct fs *fs, uint64_t bytes, int err)
 		bytes / ps, st.free_bytes / ps, st.largest_free_bytes / ps);
 }
 
-/* Give the file exactly @cap bytes of buffer (a page multiple, 0 = none). */
-static int set_capacity(struct fs *fs, struct node *n, uint64_t cap)
+/*
+ * Give the file exactly @cap bytes of buffer (a page multiple, 0 = none).
+ * A @quiet failure is an attempt with a fallback: not counted, not logged.
+ */
+static int set_capacity(struct fs *fs, struct node *n, uint64_t cap,
+			bool quiet)
 {
 	struct file_data *f = &n->file;
 	const struct backend_ops *ops = fs->be->ops;
@@ -84,7 +56,6 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap)
 	if (f->has_buf && f->buf.size == cap)
 		return 0;
 	if (f->has_buf) {
-		unmap(n);
 		err = ops->resize(fs->be, &f->buf, cap, f->align, f->cache);
 		if (!err)
 			fs->ct.resizes++;
@@ -98,32 +69,14 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap)
 				fs->ct.orphan_buffers++;
 		}
 	}
-	if (err) {
+	if (err && !quiet) {
 		fs->ct.alloc_failures++;
-		if (err == -ENOMEM)
-			err = -ENOSPC;
-		if (err == -EMFILE || err == -ENFILE)
-			err = -ENOSPC;
 		log_failure(fs, cap, err);
 	}
+	/* Out of memory or descriptors is, to the user, an exhausted pool. */
+	if (err == -ENOMEM || err == -EMFILE || err == -ENFILE)
+		err = -ENOSPC;
 	return err;
-}
-
-/* Bytes [from, to) that were inside the old buffer must read as zero. */
-static void zero_range(struct fs *fs, struct node *n, uint64_t from,
-		       uint64_t to)
-{
-	char *p;
-
-	if (!n->file.has_buf || from >= to)
-		return;
-	if (to > n->file.buf.size)
-		to = n->file.buf.size;
-	if (from >= to)
-		return;
-	p = fb_map(fs, n);
-	if (p)
-		memset(p + from, 0, to - from);
 }
 
 static uint64_t capacity(const struct node *n)
@@ -134,50 +87,42 @@ static uint64_t capacity(const struct node *n)
 int fb_truncate(struct fs *fs, struct node *n, uint64_t size)
 {
 	struct file_data *f = &n->file;
-	uint64_t old = f->size, old_cap = capacity(n);
 	int err;
 
 	if (size > INT64_MAX)
 		return -EFBIG;
-	err = set_capacity(fs, n, round_pages(fs, size));
+	/*
+	 * Allocation first: it is the step that can fail, and nothing has
+	 * changed yet when it does.  The buffer's file then takes the size;
+	 * the file zero-fills what a grow exposes, as any file does.
+	 */
+	err = set_capacity(fs, n, round_pages(fs, size), false);
 	if (err)
 		return err;
-	/*
-	 * Fresh pages are zero already; what was slack in the old buffer (or
-	 * the tail of a page kept by a shrink) may hold stale bytes.
-	 */
-	if (size < old)
-		zero_range(fs, n, size, old);
-	else
-		zero_range(fs, n, old, size < old_cap ? size : old_cap);
+	if (f->has_buf && ftruncate(f->buf.fd, (off_t)size) < 0) {
+		err = -errno;
+		log_err("ino %" PRIu64 ": cannot size the buffer file: %s",
+			(uint64_t)n->ino, strerror(errno));
+		return err;
+	}
 	f->size = size;
 	return 0;
 }
 
-int fb_reserve(struct fs *fs, struct node *n, uint64_t off, uint64_t end)
+int fb_reserve(struct fs *fs, struct node *n, uint64_t end)
 {
-	struct file_data *f = &n->file;
 	uint64_t need = round_pages(fs, end);
 	uint64_t have = capacity(n);
-	uint64_t want;
 
 	if (end > INT64_MAX)
 		return -EFBIG;
-	/* A write that starts past EOF leaves a hole that must read as 0. */
-	if (off > f->size)
-		zero_range(fs, n, f->size, off < have ? off : have);
 	if (need <= have)
 		return 0;
-	want = have * 2 > need ? round_pages(fs, have * 2) : need;
-	if (want > need) {
-		/* The doubled size is a wish: fall back to exactly enough. */
-		struct pool_stats st;
-
-		fs->be->ops->stats(fs->be, &st);
-		if (want - have > st.largest_free_bytes)
-			want = need;
-	}
-	return set_capacity(fs, n, want);
+	/* Doubling is a wish; exactly enough is the requirement. */
+	if (have && have * 2 > need &&
+	    !set_capacity(fs, n, round_pages(fs, have * 2), true))
+		return 0;
+	return set_capacity(fs, n, need, false);
 }
 
 void fb_trim(struct fs *fs, struct node *n)
@@ -187,8 +132,8 @@ void fb_trim(struct fs *fs, struct node *n)
 
 	if (!f->has_buf || f->buf.size == cap)
 		return;
-	/* Shrinking cannot fail for lack of room; if it does, keep the slack. */
-	(void)set_capacity(fs, n, cap);
+	/* A shrink that must move and finds no room keeps the slack. */
+	(void)set_capacity(fs, n, cap, true);
 }
 
 void fb_release(struct fs *fs, struct node *n)
@@ -197,7 +142,6 @@ void fb_release(struct fs *fs, struct node *n)
 
 	if (!f->has_buf)
 		return;
-	unmap(n);
 	fs->be->ops->release(fs->be, &f->buf);
 	f->has_buf = false;
 	fs->ct.frees++;
@@ -209,14 +153,14 @@ void fb_release(struct fs *fs, struct node *n)
 int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache)
 {
 	struct file_data *f = &n->file;
-	int err;
 
 	if (f->cache == cache)
 		return 0;
 	if (f->has_buf) {
+		int err;
+
 		if (n->opens)
 			return -EBUSY;
-		unmap(n);
 		err = fs->be->ops->resize(fs->be, &f->buf, f->buf.size,
 					  f->align, cache);
 		if (err)

@@ -49,8 +49,6 @@ struct file_data {
 	struct buffer buf;
 	uint64_t align;			/* for the next allocation */
 	unsigned int cache;		/* mode of the next allocation */
-	void *map;			/* daemon's view for read/write */
-	uint64_t map_len;
 	int backing_id;			/* passthrough registration, 0 = none */
 };
 
@@ -128,11 +126,10 @@ void ns_touch(struct timespec *ts);
 
 /* file_buffer.c */
 int fb_truncate(struct fs *fs, struct node *n, uint64_t size);
-int fb_reserve(struct fs *fs, struct node *n, uint64_t off, uint64_t end);
+int fb_reserve(struct fs *fs, struct node *n, uint64_t end);
 void fb_trim(struct fs *fs, struct node *n);
 void fb_release(struct fs *fs, struct node *n);
 int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache);
-void *fb_map(struct fs *fs, struct node *n);
 int fb_sync(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
 	    unsigned int direction);
 

@@ -3,8 +3,8 @@
  * ops_file - requests on open files: create/open/release, read/write,
  * fsync, fallocate and the ioctls of include/cmafs.h; /.stats too.
  *
- * Without passthrough, reads and writes are FOPEN_DIRECT_IO and served from
- * the daemon's own mapping of the buffer, so nothing is cached twice; where
+ * Without passthrough, reads and writes are FOPEN_DIRECT_IO and served with
+ * pread/pwrite on the buffer's file, so nothing is cached twice; where
  * the kernel cannot map a direct_io file shared (before Linux 6.6) the file
  * is opened in page-cache mode instead so that mmap keeps working.
  */
@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmafs.h"
 #include "fs.h"
@@ -163,7 +164,7 @@ static void cmafs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct handle *h = handle_of(fi);
 	struct node *n = h->node;
 	uint64_t pos = (uint64_t)off;
-	char *map;
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
 
 	(void)ino;
 	if (!n) {
@@ -174,19 +175,19 @@ static void cmafs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
-	if (pos >= n->file.size) {
+	if (pos >= n->file.size || !n->file.has_buf) {
 		pthread_mutex_unlock(&fs->lock);
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
 	if (size > n->file.size - pos)
 		size = n->file.size - pos;
-	map = fb_map(fs, n);
-	/* Replying under the lock keeps a concurrent resize from unmapping. */
-	if (map)
-		fuse_reply_buf(req, map + pos, size);
-	else
-		fuse_reply_err(req, EIO);
+	bv.buf[0].size = size;
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].fd = n->file.buf.fd;
+	bv.buf[0].pos = off;
+	/* Under the lock: a concurrent release must not close the fd. */
+	fuse_reply_data(req, &bv, 0);
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -196,7 +197,7 @@ static void cmafs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	struct fs *fs = req_fs(req);
 	struct node *n = handle_of(fi)->node;
 	uint64_t pos = (uint64_t)off, end = pos + size;
-	char *map;
+	ssize_t done = 0;
 	int err;
 
 	(void)ino;
@@ -209,20 +210,23 @@ static void cmafs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
-	err = end < pos ? -EFBIG : fb_reserve(fs, n, pos, end);
-	map = err ? NULL : fb_map(fs, n);
-	if (map) {
-		memcpy(map + pos, buf, size);
-		if (end > n->file.size)
-			n->file.size = end;
+	err = end < pos ? -EFBIG : fb_reserve(fs, n, end);
+	if (!err) {
+		done = pwrite(n->file.buf.fd, buf, size, off);
+		if (done < 0)
+			err = -errno;
+	}
+	if (done > 0) {
+		if (pos + (uint64_t)done > n->file.size)
+			n->file.size = pos + (uint64_t)done;
 		ns_touch(&n->mtime);
 		n->ctime = n->mtime;
 	}
 	pthread_mutex_unlock(&fs->lock);
-	if (map)
-		fuse_reply_write(req, size);
+	if (err)
+		fuse_reply_err(req, -err);
 	else
-		fuse_reply_err(req, err ? -err : EIO);
+		fuse_reply_write(req, (size_t)done);
 }
 
 static void cmafs_flush(fuse_req_t req, fuse_ino_t ino,

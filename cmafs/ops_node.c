@@ -160,7 +160,6 @@ static void cmafs_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct fs *fs = req_fs(req);
 	struct stat st;
-	struct node *n;
 	double timeout;
 
 	(void)fi;
@@ -169,7 +168,8 @@ static void cmafs_getattr(fuse_req_t req, fuse_ino_t ino,
 		stats_fill_stat(fs, &st);
 		timeout = 0;
 	} else {
-		n = ns_node(fs, ino);
+		struct node *n = ns_node(fs, ino);
+
 		if (!n) {
 			pthread_mutex_unlock(&fs->lock);
 			fuse_reply_err(req, ENOENT);

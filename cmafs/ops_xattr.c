@@ -258,7 +258,6 @@ static void cmafs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct fs *fs = req_fs(req);
 	struct xattr *x;
 	struct node *n;
-	char small[64];
 	char *copy;
 	int len;
 
@@ -274,6 +273,8 @@ static void cmafs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	if (!strncmp(name, CMA_PREFIX, CMA_PREFIX_LEN)) {
+		char small[64];
+
 		len = cma_get(req, fs, n, name + CMA_PREFIX_LEN, small,
 			      sizeof(small));
 		pthread_mutex_unlock(&fs->lock);
@@ -340,7 +341,6 @@ static void cmafs_removexattr(fuse_req_t req, fuse_ino_t ino,
 			      const char *name)
 {
 	struct fs *fs = req_fs(req);
-	struct xattr **pp, *x;
 	struct node *n;
 	int err = 0;
 
@@ -353,8 +353,8 @@ static void cmafs_removexattr(fuse_req_t req, fuse_ino_t ino,
 	if (!n) {
 		err = ENOENT;
 	} else {
-		pp = find_user(n, name);
-		x = *pp;
+		struct xattr **pp = find_user(n, name), *x = *pp;
+
 		if (!x) {
 			err = ENODATA;
 		} else {
