@@ -41,6 +41,12 @@ struct backend;
 struct backend_ops {
 	const char *name;
 	/*
+	 * alloc and resize accept size 0: a file without memory, which keeps
+	 * its descriptor so that it can be a passthrough backing file before
+	 * it is sized.  Buffers of size 0 take nothing from the pool.
+	 */
+	bool empty_buffers;
+	/*
 	 * New zero-filled buffer of @size bytes (a page multiple) aligned to
 	 * @align bytes, in cache mode @cache, whose file is empty.  On failure
 	 * @out is untouched.

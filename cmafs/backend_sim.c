@@ -57,9 +57,14 @@ static int sim_alloc(struct backend *be, uint64_t size, uint64_t align,
 	sb = malloc(sizeof(*sb));
 	if (!sb)
 		return -ENOMEM;
-	pthread_mutex_lock(&s->lock);
-	err = cma_area_alloc(s->area, pages, align / be->page_size, &first);
-	pthread_mutex_unlock(&s->lock);
+	first = 0;
+	err = 0;
+	if (pages) {
+		pthread_mutex_lock(&s->lock);
+		err = cma_area_alloc(s->area, pages, align / be->page_size,
+				     &first);
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (err) {
 		free(sb);
 		return err;
@@ -68,7 +73,8 @@ static int sim_alloc(struct backend *be, uint64_t size, uint64_t align,
 	if (fd < 0) {
 		err = -errno;
 		pthread_mutex_lock(&s->lock);
-		cma_area_free(s->area, first, pages);
+		if (pages)
+			cma_area_free(s->area, first, pages);
 		pthread_mutex_unlock(&s->lock);
 		free(sb);
 		return err;
@@ -93,8 +99,18 @@ static int sim_resize(struct backend *be, struct buffer *buf, uint64_t size,
 
 	if (pages != sb->pages) {
 		pthread_mutex_lock(&s->lock);
-		err = cma_area_resize(s->area, sb->first, sb->pages, pages,
-				      align / be->page_size, &first);
+		if (!sb->pages) {
+			err = cma_area_alloc(s->area, pages,
+					     align / be->page_size, &first);
+		} else if (!pages) {
+			cma_area_free(s->area, sb->first, sb->pages);
+			err = 0;
+			first = 0;
+		} else {
+			err = cma_area_resize(s->area, sb->first, sb->pages,
+					      pages, align / be->page_size,
+					      &first);
+		}
 		pthread_mutex_unlock(&s->lock);
 		if (err)
 			return err;
@@ -103,7 +119,7 @@ static int sim_resize(struct backend *be, struct buffer *buf, uint64_t size,
 
 		if (!fstat(buf->fd, &st) && (uint64_t)st.st_size > size)
 			(void)!ftruncate(buf->fd, (off_t)size);
-	} else if (align > be->page_size &&
+	} else if (pages && align > be->page_size &&
 		   (sb->first % (align / be->page_size))) {
 		/* Same size, new alignment asked: a real move is needed. */
 		pthread_mutex_lock(&s->lock);
@@ -144,9 +160,11 @@ static void sim_release(struct backend *be, struct buffer *buf)
 	struct sim *s = to_sim(be);
 	struct sim_buf *sb = buf->priv;
 
-	pthread_mutex_lock(&s->lock);
-	cma_area_free(s->area, sb->first, sb->pages);
-	pthread_mutex_unlock(&s->lock);
+	if (sb->pages) {
+		pthread_mutex_lock(&s->lock);
+		cma_area_free(s->area, sb->first, sb->pages);
+		pthread_mutex_unlock(&s->lock);
+	}
 	close(buf->fd);
 	buf->fd = -1;
 	free(sb);
@@ -182,6 +200,7 @@ static void sim_destroy(struct backend *be)
 
 static const struct backend_ops sim_ops = {
 	.name = "sim",
+	.empty_buffers = true,
 	.alloc = sim_alloc,
 	.resize = sim_resize,
 	.sync = sim_sync,

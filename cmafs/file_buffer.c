@@ -12,15 +12,22 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmafs.h"
 #include "fs.h"
 #include "log.h"
+#include "passthrough.h"
 
 static uint64_t round_pages(struct fs *fs, uint64_t bytes)
 {
 	return (bytes + fs->page_size - 1) / fs->page_size * fs->page_size;
+}
+
+static uint64_t capacity(const struct node *n)
+{
+	return n->file.has_buf ? n->file.buf.size : 0;
 }
 
 static void log_failure(struct fs *fs, uint64_t bytes, int err)
@@ -38,6 +45,24 @@ static void log_failure(struct fs *fs, uint64_t bytes, int err)
 		bytes / ps, st.free_bytes / ps, st.largest_free_bytes / ps);
 }
 
+static void count_alloc(struct fs *fs, struct node *n)
+{
+	n->file.has_buf = true;
+	fs->ct.allocs++;
+	fs->ct.buffers++;
+	if (n->nlink == 0)
+		fs->ct.orphan_buffers++;
+}
+
+static void count_free(struct fs *fs, struct node *n)
+{
+	n->file.has_buf = false;
+	fs->ct.frees++;
+	fs->ct.buffers--;
+	if (n->nlink == 0)
+		fs->ct.orphan_buffers--;
+}
+
 /*
  * Give the file exactly @cap bytes of buffer (a page multiple, 0 = none).
  * A @quiet failure is an attempt with a fallback: not counted, not logged.
@@ -49,24 +74,30 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap,
 	const struct backend_ops *ops = fs->be->ops;
 	int err;
 
-	if (cap == 0) {
-		fb_release(fs, n);
-		return 0;
-	}
 	if (f->has_buf && f->buf.size == cap)
 		return 0;
-	if (f->has_buf) {
+	if (cap == 0) {
+		/* Keep an empty file where it may be a passthrough backing. */
+		if (!f->has_file || !ops->empty_buffers) {
+			fb_release(fs, n);
+			return 0;
+		}
+		if (f->has_buf &&
+		    !ops->resize(fs->be, &f->buf, 0, f->align, f->cache))
+			count_free(fs, n);
+		return 0;
+	}
+	if (f->has_file) {
 		err = ops->resize(fs->be, &f->buf, cap, f->align, f->cache);
-		if (!err)
+		if (!err && f->has_buf)
 			fs->ct.resizes++;
+		else if (!err)
+			count_alloc(fs, n);
 	} else {
 		err = ops->alloc(fs->be, cap, f->align, f->cache, &f->buf);
 		if (!err) {
-			f->has_buf = true;
-			fs->ct.allocs++;
-			fs->ct.buffers++;
-			if (n->nlink == 0)
-				fs->ct.orphan_buffers++;
+			f->has_file = true;
+			count_alloc(fs, n);
 		}
 	}
 	if (err && !quiet) {
@@ -79,9 +110,40 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap,
 	return err;
 }
 
-static uint64_t capacity(const struct node *n)
+int fb_ensure_file(struct fs *fs, struct node *n)
 {
-	return n->file.has_buf ? n->file.buf.size : 0;
+	struct file_data *f = &n->file;
+	int err;
+
+	if (f->has_file)
+		return 0;
+	if (!fs->be->ops->empty_buffers)
+		return -EOPNOTSUPP;
+	err = fs->be->ops->alloc(fs->be, 0, f->align, f->cache, &f->buf);
+	if (err)
+		return err;
+	f->has_file = true;
+	return 0;
+}
+
+/*
+ * Under passthrough, writes go from the kernel straight to the buffer's
+ * file and may have grown it: the file is the truth about st_size, and the
+ * pool has to follow.  Growth the pool cannot hold is logged and counted;
+ * the data stays (the write has already succeeded).
+ */
+void fb_refresh(struct fs *fs, struct node *n)
+{
+	struct file_data *f = &n->file;
+	struct stat st;
+
+	if (!f->has_file || !pt_active() || fstat(f->buf.fd, &st))
+		return;
+	if ((uint64_t)st.st_size == f->size)
+		return;
+	f->size = (uint64_t)st.st_size;
+	if (round_pages(fs, f->size) > capacity(n))
+		(void)set_capacity(fs, n, round_pages(fs, f->size), false);
 }
 
 int fb_truncate(struct fs *fs, struct node *n, uint64_t size)
@@ -99,7 +161,7 @@ int fb_truncate(struct fs *fs, struct node *n, uint64_t size)
 	err = set_capacity(fs, n, round_pages(fs, size), false);
 	if (err)
 		return err;
-	if (f->has_buf && ftruncate(f->buf.fd, (off_t)size) < 0) {
+	if (f->has_file && ftruncate(f->buf.fd, (off_t)size) < 0) {
 		err = -errno;
 		log_err("ino %" PRIu64 ": cannot size the buffer file: %s",
 			(uint64_t)n->ino, strerror(errno));
@@ -140,14 +202,12 @@ void fb_release(struct fs *fs, struct node *n)
 {
 	struct file_data *f = &n->file;
 
-	if (!f->has_buf)
+	if (!f->has_file)
 		return;
+	if (f->has_buf)
+		count_free(fs, n);
 	fs->be->ops->release(fs->be, &f->buf);
-	f->has_buf = false;
-	fs->ct.frees++;
-	fs->ct.buffers--;
-	if (n->nlink == 0)
-		fs->ct.orphan_buffers--;
+	f->has_file = false;
 }
 
 int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache)

@@ -45,7 +45,8 @@ struct dentry {
 
 struct file_data {
 	uint64_t size;			/* st_size */
-	bool has_buf;
+	bool has_file;			/* buf.fd is open */
+	bool has_buf;			/* ... and holds memory */
 	struct buffer buf;
 	uint64_t align;			/* for the next allocation */
 	unsigned int cache;		/* mode of the next allocation */
@@ -100,8 +101,6 @@ struct fs {
 
 	unsigned int default_cache;
 	uint64_t default_align;
-	bool passthrough;		/* mmap is direct */
-	bool dio_mmap;			/* FOPEN_DIRECT_IO may be mapped shared */
 	uid_t owner;
 	gid_t group;
 	struct timespec stats_time;
@@ -129,6 +128,8 @@ int fb_truncate(struct fs *fs, struct node *n, uint64_t size);
 int fb_reserve(struct fs *fs, struct node *n, uint64_t end);
 void fb_trim(struct fs *fs, struct node *n);
 void fb_release(struct fs *fs, struct node *n);
+int fb_ensure_file(struct fs *fs, struct node *n);
+void fb_refresh(struct fs *fs, struct node *n);
 int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache);
 int fb_sync(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
 	    unsigned int direction);

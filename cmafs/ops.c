@@ -6,15 +6,12 @@
 
 static void cmafs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	struct fs *fs = userdata;
-
+	(void)userdata;
 	/* Another cache in front of the buffer would hide device writes. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	pt_init(conn);
-	fs->passthrough = pt_active();
-	fs->dio_mmap = pt_dio_mmap();
 }
 
 void ops_build(struct fuse_lowlevel_ops *ops)

@@ -29,6 +29,7 @@ int cma_set_cache(struct fs *fs, fuse_ino_t ino, unsigned int cache);
 int cma_set_align(struct fs *fs, fuse_ino_t ino, uint64_t align);
 int cma_sync(struct fs *fs, fuse_ino_t ino, uint64_t off, uint64_t len,
 	     unsigned int direction);
-bool mmap_direct(struct fs *fs);
+/* mmap maps the buffer itself (passthrough is in effect). */
+bool mmap_direct(void);
 
 #endif /* CMAFS_OPS_H */

@@ -10,18 +10,53 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cmafs.h"
 #include "fs.h"
+#include "log.h"
 #include "ops.h"
 #include "passthrough.h"
 
 static struct handle *handle_of(struct fuse_file_info *fi)
 {
 	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+/*
+ * The passthrough registration of @n's buffer file, made at the first open
+ * and dropped at the last close.  Every open of a file gets it, the empty
+ * ones too (the backend keeps a file without memory), so that an
+ * open-ftruncate-mmap sequence maps the buffer itself.  0 = no passthrough.
+ */
+static int passthrough_id(struct fs *fs, struct node *n)
+{
+	struct file_data *f = &n->file;
+	int id;
+
+	if (!pt_active() || fb_ensure_file(fs, n))
+		return 0;
+	if (!f->backing_id) {
+		id = pt_backing_open(fs->se, f->buf.fd);
+		if (id < 0) {
+			log_err("ino %" PRIu64 ": passthrough refused (%s): served by the daemon",
+				(uint64_t)n->ino, strerror(-id));
+			return 0;
+		}
+		f->backing_id = id;
+	}
+	return f->backing_id;
+}
+
+static void passthrough_put(struct fs *fs, struct node *n)
+{
+	if (n->file.backing_id) {
+		pt_backing_close(fs->se, n->file.backing_id);
+		n->file.backing_id = 0;
+	}
 }
 
 /* Called with fs.lock held; fills fi and takes an open reference. */
@@ -47,8 +82,13 @@ static int open_node(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	}
 	h->node = n;
 	n->opens++;
-	*backing_id = 0;
-	fi->direct_io = fs->dio_mmap;
+	*backing_id = passthrough_id(fs, n);
+	/*
+	 * Without a backing file the daemon serves I/O: direct_io, unless
+	 * the kernel could then not map the file shared (before 6.6), where
+	 * page-cache mode keeps mmap working.
+	 */
+	fi->direct_io = *backing_id ? 0 : pt_dio_mmap();
 	fi->keep_cache = 0;
 	fi->fh = (uintptr_t)h;
 	return 0;
@@ -147,6 +187,8 @@ static void cmafs_release(fuse_req_t req, fuse_ino_t ino,
 	if (n) {
 		pthread_mutex_lock(&fs->lock);
 		if (--n->opens == 0) {
+			passthrough_put(fs, n);
+			fb_refresh(fs, n);
 			fb_trim(fs, n);
 			ns_maybe_free(fs, n);
 		}
@@ -249,6 +291,7 @@ static void cmafs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	/* The kernel wrote dirty mapped pages back before asking us. */
 	if (n) {
 		pthread_mutex_lock(&fs->lock);
+		fb_refresh(fs, n);
 		if (n->file.has_buf)
 			err = fb_sync(fs, n, 0, 0, CMAFS_SYNC_DEVICE);
 		pthread_mutex_unlock(&fs->lock);
@@ -289,7 +332,7 @@ static void cmafs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	fuse_reply_err(req, -err);
 }
 
-static int ioctl_info(struct fs *fs, fuse_req_t req, struct node *n,
+static int ioctl_info(fuse_req_t req, struct node *n,
 		      struct cmafs_info *info)
 {
 	memset(info, 0, sizeof(*info));
@@ -302,7 +345,7 @@ static int ioctl_info(struct fs *fs, fuse_req_t req, struct node *n,
 	info->size = n->file.buf.size;
 	info->align = n->file.align;
 	info->cache = n->file.cache;
-	info->mmap = mmap_direct(fs) ? CMAFS_MMAP_DIRECT : CMAFS_MMAP_CACHED;
+	info->mmap = mmap_direct() ? CMAFS_MMAP_DIRECT : CMAFS_MMAP_CACHED;
 	return 0;
 }
 
@@ -330,7 +373,7 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 			return;
 		}
 		pthread_mutex_lock(&fs->lock);
-		err = ioctl_info(fs, req, n, &info);
+		err = ioctl_info(req, n, &info);
 		pthread_mutex_unlock(&fs->lock);
 		if (err)
 			fuse_reply_err(req, -err);

@@ -175,6 +175,8 @@ static void cmafs_getattr(fuse_req_t req, fuse_ino_t ino,
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
+		if (S_ISREG(n->mode))
+			fb_refresh(fs, n);
 		ns_fill_stat(fs, n, &st);
 		timeout = S_ISREG(n->mode) ? 0.0 : ENTRY_TIMEOUT;
 	}

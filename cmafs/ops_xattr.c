@@ -15,13 +15,14 @@
 #include "fs.h"
 #include "ops.h"
 #include "parse.h"
+#include "passthrough.h"
 
 #define CMA_PREFIX "user.cma."
 #define CMA_PREFIX_LEN (sizeof(CMA_PREFIX) - 1)
 
-bool mmap_direct(struct fs *fs)
+bool mmap_direct(void)
 {
-	return fs->passthrough;
+	return pt_active();
 }
 
 bool may_see_addresses(fuse_req_t req, const struct node *n)
@@ -78,7 +79,7 @@ int cma_set_align(struct fs *fs, fuse_ino_t ino, uint64_t align)
 static void drop_page_cache(struct fs *fs, fuse_ino_t ino, uint64_t off,
 			    uint64_t len)
 {
-	if (!mmap_direct(fs))
+	if (!mmap_direct())
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, (off_t)off,
 						 (off_t)len);
 }
@@ -121,6 +122,7 @@ static int cma_get(fuse_req_t req, struct fs *fs, struct node *n,
 
 	if (!S_ISREG(n->mode))
 		return -ENODATA;
+	fb_refresh(fs, n);
 	if (!strcmp(attr, "phys_addr") || !strcmp(attr, "dma_addr")) {
 		if (!may_see_addresses(req, n))
 			return -EACCES;
@@ -141,7 +143,7 @@ static int cma_get(fuse_req_t req, struct fs *fs, struct node *n,
 		return snprintf(buf, buflen, "%" PRIu64, f->align);
 	if (!strcmp(attr, "mmap"))
 		return snprintf(buf, buflen, "%s",
-				mmap_direct(fs) ? "direct" : "cached");
+				mmap_direct() ? "direct" : "cached");
 	return -ENODATA;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/statvfs.h>
 
 #include "fs.h"
+#include "passthrough.h"
 
 char *stats_render(struct fs *fs, size_t *len)
 {
@@ -35,7 +36,7 @@ char *stats_render(struct fs *fs, size_t *len)
 		"resizes: %" PRIu64 "\n"
 		"files: %" PRIu64 "\n"
 		"page_size: %" PRIu64 "\n",
-		fs->be->ops->name, fs->passthrough ? "direct" : "cached",
+		fs->be->ops->name, pt_active() ? "direct" : "cached",
 		st.pool_bytes, st.used_bytes, st.free_bytes,
 		st.largest_free_bytes, fs->ct.buffers, fs->ct.orphan_buffers,
 		fs->ct.allocs, fs->ct.alloc_failures, fs->ct.frees,
