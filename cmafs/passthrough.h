@@ -4,7 +4,7 @@
  * write and mmap of an open file straight from a backing file (our buffer's
  * descriptor), so mmap maps the buffer itself.
  *
- * libfuse >= 3.16 has an API for it; libfuse 3.14/3.15 do not, so there this
+ * libfuse >= 3.17 has an API for it; libfuse 3.14-3.16 do not, so there this
  * module is a shim over fuse_session_custom_io() that patches the raw INIT,
  * OPEN and CREATE replies (see ../shared/FACTS.md).  The rest of the daemon
  * only calls the functions below and never looks at the protocol.
@@ -34,15 +34,9 @@ int pt_precheck(enum pt_mode mode);
 int pt_install(struct fuse_session *se, enum pt_mode mode);
 
 /*
- * From the daemon's init() callback, after it has set its own conn->want
- * bits: asks for the features (libfuse >= 3.17 takes them only there; a
- * no-op with the shim).
- */
-void pt_init(struct fuse_conn_info *conn);
-
-/*
- * From the filesystem's init callback: ask for the features (libfuse >=
- * 3.16 does it through conn->want; the shim has already seen the request).
+ * From the filesystem's init callback, after its own conn->want bits: ask
+ * for the features (libfuse >= 3.17 does it through conn->want; the shim
+ * has already seen the request).
  */
 void pt_init(struct fuse_conn_info *conn);
 
