@@ -126,11 +126,18 @@ int fb_ensure_file(struct fs *fs, struct node *n)
 	return 0;
 }
 
+static bool later(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
 /*
  * Under passthrough, writes go from the kernel straight to the buffer's
- * file and may have grown it: the file is the truth about st_size, and the
- * pool has to follow.  Growth the pool cannot hold is logged and counted;
- * the data stays (the write has already succeeded).
+ * file: that file is the truth about st_size and the write times, and the
+ * pool has to follow its size.  A memfd cannot be stopped from growing, so
+ * growth the simulated pool cannot hold is logged and counted here, after
+ * the fact, and the data stays (the write has already succeeded).
  */
 void fb_refresh(struct fs *fs, struct node *n)
 {
@@ -139,6 +146,10 @@ void fb_refresh(struct fs *fs, struct node *n)
 
 	if (!f->has_file || !pt_active() || fstat(f->buf.fd, &st))
 		return;
+	if (later(&st.st_mtim, &n->mtime))
+		n->mtime = st.st_mtim;
+	if (later(&st.st_ctim, &n->ctime))
+		n->ctime = st.st_ctim;
 	if ((uint64_t)st.st_size == f->size)
 		return;
 	f->size = (uint64_t)st.st_size;

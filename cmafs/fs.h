@@ -63,6 +63,7 @@ struct node {
 	nlink_t nlink;
 	uint64_t nlookup;		/* kernel's references (FORGET) */
 	uint32_t opens;			/* open handles */
+	struct dentry *link;		/* its latest name, for log lines */
 	struct timespec atime, mtime, ctime;
 	struct xattr *xattrs;
 	size_t xattr_bytes;
@@ -122,6 +123,9 @@ void ns_exchange(struct dentry *a, struct dentry *b);
 void ns_maybe_free(struct fs *fs, struct node *n);
 void ns_fill_stat(struct fs *fs, const struct node *n, struct stat *st);
 void ns_touch(struct timespec *ts);
+/* "/dir/name" of @n (or of @name in @n when given), for log lines. */
+void ns_path(struct fs *fs, const struct node *n, const char *name,
+	     char *buf, size_t len);
 
 /* file_buffer.c */
 int fb_truncate(struct fs *fs, struct node *n, uint64_t size);

@@ -9,6 +9,8 @@
  * reference is left; its buffer goes as soon as no name and no handle are.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +151,7 @@ static int attach(struct fs *fs, struct node *dir, const char *name,
 		dir->dir.head = d;
 	dir->dir.tail = d;
 	dir->dir.entries++;
+	node->link = d;
 	ns_touch(&dir->mtime);
 	dir->ctime = dir->mtime;
 	node->ctime = dir->mtime;
@@ -183,6 +186,8 @@ static void detach(struct fs *fs, struct dentry *d)
 		pp = &(*pp)->hnext;
 	*pp = d->hnext;
 	fs->hcount--;
+	if (d->node->link == d)
+		d->node->link = NULL;
 
 	if (d->prev)
 		d->prev->next = d->next;
@@ -242,6 +247,8 @@ void ns_exchange(struct dentry *a, struct dentry *b)
 
 	a->node = nb;
 	b->node = na;
+	na->link = b;
+	nb->link = a;
 	if (a->parent != b->parent) {
 		if (S_ISDIR(na->mode)) {
 			a->parent->nlink--;
@@ -284,6 +291,35 @@ void ns_maybe_free(struct fs *fs, struct node *n)
 	if (S_ISLNK(n->mode))
 		free(n->symlink);
 	free(n);
+}
+
+void ns_path(struct fs *fs, const struct node *n, const char *name,
+	     char *buf, size_t len)
+{
+	const char *part[64];
+	size_t depth = 0, used = 0;
+
+	if (name)
+		part[depth++] = name;
+	while (n && n->ino != ROOT_INO && depth < 64) {
+		if (!n->link) {
+			/* Unlinked, or a hard link whose latest name went. */
+			snprintf(buf, len, "(inode %" PRIu64 ")%s%s",
+				 (uint64_t)n->ino, name ? "/" : "",
+				 name ? name : "");
+			(void)fs;
+			return;
+		}
+		part[depth++] = n->link->name;
+		n = n->link->parent;
+	}
+	if (!depth)
+		snprintf(buf, len, "/");
+	while (depth && used < len) {
+		int w = snprintf(buf + used, len - used, "/%s", part[--depth]);
+
+		used += w > 0 ? (size_t)w : 0;
+	}
 }
 
 void ns_fill_stat(struct fs *fs, const struct node *n, struct stat *st)

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* ops - the operation table and the INIT handshake. */
+/* ops - the operation table, the INIT handshake, refusals. */
+#include <errno.h>
+#include <string.h>
+
 #include "fs.h"
+#include "log.h"
 #include "ops.h"
 #include "passthrough.h"
 
@@ -12,6 +16,41 @@ static void cmafs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	pt_init(conn);
+}
+
+/*
+ * Errors that are our answer to what the caller asked, as opposed to a
+ * question's normal outcome (ENOENT, ENODATA, ERANGE, ENOTTY are how
+ * lookups, xattr probes and isatty() work, and would flood the log).
+ * Allocation failures have their own kernel-style line.
+ */
+static bool is_refusal(int err)
+{
+	switch (err) {
+	case EPERM: case EACCES: case EBUSY: case EINVAL: case ENOTEMPTY:
+	case ENAMETOOLONG: case EOPNOTSUPP: case EEXIST: case EISDIR:
+	case ENOTDIR: case EBADF:
+		return true;
+	}
+	return false;
+}
+
+void reply_refusal(fuse_req_t req, fuse_ino_t ino, const char *name,
+		   const char *op, int err)
+{
+	struct fs *fs = req_fs(req);
+	char path[512];
+
+	if (err && is_refusal(err)) {
+		pthread_mutex_lock(&fs->lock);
+		if (ino == STATS_INO)
+			snprintf(path, sizeof(path), "/" STATS_NAME);
+		else
+			ns_path(fs, ns_node(fs, ino), name, path, sizeof(path));
+		pthread_mutex_unlock(&fs->lock);
+		log_info("%s %s: %s", op, path, strerror(err));
+	}
+	fuse_reply_err(req, err);
 }
 
 void ops_build(struct fuse_lowlevel_ops *ops)

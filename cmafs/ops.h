@@ -16,6 +16,13 @@ void ops_node_init(struct fuse_lowlevel_ops *ops);
 void ops_file_init(struct fuse_lowlevel_ops *ops);
 void ops_xattr_init(struct fuse_lowlevel_ops *ops);
 
+/*
+ * fuse_reply_err() that first logs one line naming the file (@ino, or @name
+ * in directory @ino), the operation and the reason.  Call without fs.lock.
+ */
+void reply_refusal(fuse_req_t req, fuse_ino_t ino, const char *name,
+		   const char *op, int err);
+
 void fill_entry(struct fs *fs, struct node *n, struct fuse_entry_param *e);
 void stats_fill_stat(struct fs *fs, struct stat *st);
 int check_new_name(struct fs *fs, struct node *dir, fuse_ino_t parent,

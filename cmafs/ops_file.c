@@ -100,7 +100,7 @@ static void open_stats(fuse_req_t req, struct fs *fs,
 	struct handle *h;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EACCES);
+		reply_refusal(req, STATS_INO, NULL, "open for writing", EACCES);
 		return;
 	}
 	h = calloc(1, sizeof(*h));
@@ -137,7 +137,7 @@ static void cmafs_open(fuse_req_t req, fuse_ino_t ino,
 	err = n ? open_node(fs, n, fi, &backing_id) : -ENOENT;
 	pthread_mutex_unlock(&fs->lock);
 	if (err)
-		fuse_reply_err(req, -err);
+		reply_refusal(req, ino, NULL, "open", -err);
 	else
 		pt_reply_open(req, fi, backing_id);
 }
@@ -173,7 +173,7 @@ static void cmafs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	return;
 fail:
 	pthread_mutex_unlock(&fs->lock);
-	fuse_reply_err(req, -err);
+	reply_refusal(req, parent, name, "create", -err);
 }
 
 static void cmafs_release(fuse_req_t req, fuse_ino_t ino,
@@ -244,7 +244,7 @@ static void cmafs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 	(void)ino;
 	if (!n) {
-		fuse_reply_err(req, EBADF);
+		reply_refusal(req, ino, NULL, "write", EBADF);
 		return;
 	}
 	if (size == 0) {
@@ -313,11 +313,13 @@ static void cmafs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		return;
 	}
 	if (mode) {
-		fuse_reply_err(req, EOPNOTSUPP);
+		reply_refusal(req, ino, NULL, "fallocate (mode != 0)",
+			      EOPNOTSUPP);
 		return;
 	}
 	if (off < 0 || len <= 0 || end > INT64_MAX) {
-		fuse_reply_err(req, off < 0 || len <= 0 ? EINVAL : EFBIG);
+		reply_refusal(req, ino, NULL, "fallocate",
+			      off < 0 || len <= 0 ? EINVAL : EFBIG);
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
@@ -376,7 +378,8 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		err = ioctl_info(req, n, &info);
 		pthread_mutex_unlock(&fs->lock);
 		if (err)
-			fuse_reply_err(req, -err);
+			reply_refusal(req, ino, NULL, "ioctl CMAFS_IOC_INFO",
+				      -err);
 		else
 			fuse_reply_ioctl(req, 0, &info, sizeof(info));
 		return;
@@ -411,7 +414,7 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		return;
 	}
 	if (err)
-		fuse_reply_err(req, -err);
+		reply_refusal(req, ino, NULL, "ioctl", -err);
 	else
 		fuse_reply_ioctl(req, 0, NULL, 0);
 }

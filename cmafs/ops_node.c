@@ -203,7 +203,7 @@ static void cmafs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	(void)fi;
 	if (ino == STATS_INO) {
-		fuse_reply_err(req, EPERM);
+		reply_refusal(req, ino, NULL, "setattr", EPERM);
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
@@ -246,7 +246,8 @@ static void cmafs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 out:
 	if (err) {
 		pthread_mutex_unlock(&fs->lock);
-		fuse_reply_err(req, err);
+		reply_refusal(req, ino, NULL, to_set & FUSE_SET_ATTR_SIZE ?
+			      "truncate" : "setattr", err);
 		return;
 	}
 	ns_fill_stat(fs, n, &st);
@@ -255,7 +256,8 @@ out:
 }
 
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      mode_t mode, dev_t rdev, const char *link)
+		      mode_t mode, dev_t rdev, const char *link,
+		      const char *op)
 {
 	struct fs *fs = req_fs(req);
 	struct node *dir, *n;
@@ -289,25 +291,25 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	return;
 fail:
 	pthread_mutex_unlock(&fs->lock);
-	fuse_reply_err(req, -err);
+	reply_refusal(req, parent, name, op, -err);
 }
 
 static void cmafs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			mode_t mode)
 {
-	make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL);
+	make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, "mkdir");
 }
 
 static void cmafs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 			mode_t mode, dev_t rdev)
 {
-	make_node(req, parent, name, mode, rdev, NULL);
+	make_node(req, parent, name, mode, rdev, NULL, "mknod");
 }
 
 static void cmafs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			  const char *name)
 {
-	make_node(req, parent, name, S_IFLNK | 0777, 0, link);
+	make_node(req, parent, name, S_IFLNK | 0777, 0, link, "symlink");
 }
 
 static void cmafs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -336,7 +338,7 @@ static void cmafs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	int err;
 
 	if (ino == STATS_INO) {
-		fuse_reply_err(req, EPERM);
+		reply_refusal(req, ino, NULL, "link", EPERM);
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
@@ -349,7 +351,7 @@ static void cmafs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		err = ns_link(fs, dir, newname, n);
 	if (err) {
 		pthread_mutex_unlock(&fs->lock);
-		fuse_reply_err(req, -err);
+		reply_refusal(req, newparent, newname, "link", -err);
 		return;
 	}
 	reply_entry(req, fs, n);
@@ -390,7 +392,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!err)
 		ns_unlink(fs, d);
 	pthread_mutex_unlock(&fs->lock);
-	fuse_reply_err(req, -err);
+	reply_refusal(req, parent, name, dir ? "rmdir" : "unlink", -err);
 }
 
 static void cmafs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -454,7 +456,7 @@ static void cmafs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pthread_mutex_lock(&fs->lock);
 	err = do_rename(fs, parent, name, newparent, newname, flags);
 	pthread_mutex_unlock(&fs->lock);
-	fuse_reply_err(req, -err);
+	reply_refusal(req, parent, name, "rename", -err);
 }
 
 /* A directory listing taken at opendir: POSIX lets later changes show or not. */

@@ -217,19 +217,22 @@ static void cmafs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct fs *fs = req_fs(req);
 	struct node *n;
+	char op[300];
 	int err;
 
+	snprintf(op, sizeof(op), "setxattr %s", name);
 	if (ino == STATS_INO) {
-		fuse_reply_err(req, EPERM);
+		reply_refusal(req, ino, NULL, "setxattr", EPERM);
 		return;
 	}
 	if (!strncmp(name, CMA_PREFIX, CMA_PREFIX_LEN)) {
-		fuse_reply_err(req, -cma_set(fs, ino, name + CMA_PREFIX_LEN,
-					     value, size));
+		reply_refusal(req, ino, NULL, op,
+			      -cma_set(fs, ino, name + CMA_PREFIX_LEN, value,
+				       size));
 		return;
 	}
 	if (strncmp(name, "user.", 5)) {
-		fuse_reply_err(req, EOPNOTSUPP);
+		reply_refusal(req, ino, NULL, op, EOPNOTSUPP);
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
@@ -238,7 +241,7 @@ static void cmafs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (!err)
 		ns_touch(&n->ctime);
 	pthread_mutex_unlock(&fs->lock);
-	fuse_reply_err(req, -err);
+	reply_refusal(req, ino, NULL, op, -err);
 }
 
 static void reply_value(fuse_req_t req, const char *value, int len,
@@ -280,7 +283,11 @@ static void cmafs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		len = cma_get(req, fs, n, name + CMA_PREFIX_LEN, small,
 			      sizeof(small));
 		pthread_mutex_unlock(&fs->lock);
-		reply_value(req, small, len, size);
+		if (len == -EACCES)
+			reply_refusal(req, ino, NULL, "getxattr (not the owner)",
+				      EACCES);
+		else
+			reply_value(req, small, len, size);
 		return;
 	}
 	x = *find_user(n, name);
@@ -347,7 +354,7 @@ static void cmafs_removexattr(fuse_req_t req, fuse_ino_t ino,
 	int err = 0;
 
 	if (ino == STATS_INO || !strncmp(name, CMA_PREFIX, CMA_PREFIX_LEN)) {
-		fuse_reply_err(req, EPERM);
+		reply_refusal(req, ino, NULL, "removexattr", EPERM);
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
