@@ -39,9 +39,10 @@ void reply_refusal(fuse_req_t req, fuse_ino_t ino, const char *name,
 		   const char *op, int err)
 {
 	struct fs *fs = req_fs(req);
-	char path[512];
 
 	if (err && is_refusal(err)) {
+		char path[512];
+
 		pthread_mutex_lock(&fs->lock);
 		if (ino == STATS_INO)
 			snprintf(path, sizeof(path), "/" STATS_NAME);

@@ -35,12 +35,11 @@ static struct handle *handle_of(struct fuse_file_info *fi)
 static int passthrough_id(struct fs *fs, struct node *n)
 {
 	struct file_data *f = &n->file;
-	int id;
 
 	if (!pt_active() || fb_ensure_file(fs, n))
 		return 0;
 	if (!f->backing_id) {
-		id = pt_backing_open(fs->se, f->buf.fd);
+		int id = pt_backing_open(fs->se, f->buf.fd);
 		if (id < 0) {
 			log_err("ino %" PRIu64 ": passthrough refused (%s): served by the daemon",
 				(uint64_t)n->ino, strerror(-id));
