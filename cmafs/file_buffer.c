@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +24,38 @@
 static uint64_t round_pages(struct fs *fs, uint64_t bytes)
 {
 	return (bytes + fs->page_size - 1) / fs->page_size * fs->page_size;
+}
+
+/*
+ * Reads without passthrough are served from a mapping of the buffer: one
+ * copy, straight into the reply, where pread would need a bounce buffer.
+ * Mapped at the first read, dropped when the buffer changes or the last
+ * handle closes, so idle files cost no address space.  Only bytes below
+ * st_size (which the buffer's file holds) are ever touched.
+ */
+const char *fb_map(struct node *n)
+{
+	struct file_data *f = &n->file;
+	void *p;
+
+	if (f->map || !f->has_buf)
+		return f->map;
+	p = mmap(NULL, f->buf.size, PROT_READ, MAP_SHARED, f->buf.fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	f->map = p;
+	f->map_len = f->buf.size;
+	return p;
+}
+
+void fb_unmap(struct node *n)
+{
+	struct file_data *f = &n->file;
+
+	if (f->map) {
+		munmap(f->map, f->map_len);
+		f->map = NULL;
+	}
 }
 
 static uint64_t capacity(const struct node *n)
@@ -37,7 +70,8 @@ static void log_failure(struct fs *fs, uint64_t bytes, int err)
 
 	fs->be->ops->stats(fs->be, &st);
 	if (err == -EMFILE || err == -ENFILE) {
-		log_err("alloc failed: out of file descriptors (each buffer holds one): raise RLIMIT_NOFILE");
+		log_err("alloc failed: out of file descriptors (each buffer holds one, limit %" PRIu64 "): raise RLIMIT_NOFILE (ulimit -n)",
+			fs->max_buffer_fds);
 		return;
 	}
 	log_err("alloc failed, req-size: %" PRIu64 " pages, free: %" PRIu64
@@ -64,6 +98,25 @@ static void count_free(struct fs *fs, struct node *n)
 }
 
 /*
+ * A buffer file for @n.  Descriptors are kept in reserve so that running
+ * out of them fails an allocation (and says so), not the daemon itself.
+ */
+static int new_file(struct fs *fs, struct node *n, uint64_t cap)
+{
+	struct file_data *f = &n->file;
+	int err;
+
+	if (fs->buffer_fds >= fs->max_buffer_fds)
+		return -EMFILE;
+	err = fs->be->ops->alloc(fs->be, cap, f->align, f->cache, &f->buf);
+	if (err)
+		return err;
+	f->has_file = true;
+	fs->buffer_fds++;
+	return 0;
+}
+
+/*
  * Give the file exactly @cap bytes of buffer (a page multiple, 0 = none).
  * A @quiet failure is an attempt with a fallback: not counted, not logged.
  */
@@ -76,6 +129,7 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap,
 
 	if (f->has_buf && f->buf.size == cap)
 		return 0;
+	fb_unmap(n);
 	if (cap == 0) {
 		/* Keep an empty file where it may be a passthrough backing. */
 		if (!f->has_file || !ops->empty_buffers) {
@@ -94,11 +148,9 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap,
 		else if (!err)
 			count_alloc(fs, n);
 	} else {
-		err = ops->alloc(fs->be, cap, f->align, f->cache, &f->buf);
-		if (!err) {
-			f->has_file = true;
+		err = new_file(fs, n, cap);
+		if (!err)
 			count_alloc(fs, n);
-		}
 	}
 	if (err && !quiet) {
 		fs->ct.alloc_failures++;
@@ -112,18 +164,11 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap,
 
 int fb_ensure_file(struct fs *fs, struct node *n)
 {
-	struct file_data *f = &n->file;
-	int err;
-
-	if (f->has_file)
+	if (n->file.has_file)
 		return 0;
 	if (!fs->be->ops->empty_buffers)
 		return -EOPNOTSUPP;
-	err = fs->be->ops->alloc(fs->be, 0, f->align, f->cache, &f->buf);
-	if (err)
-		return err;
-	f->has_file = true;
-	return 0;
+	return new_file(fs, n, 0);
 }
 
 static bool later(const struct timespec *a, const struct timespec *b)
@@ -198,15 +243,15 @@ int fb_reserve(struct fs *fs, struct node *n, uint64_t end)
 	return set_capacity(fs, n, need, false);
 }
 
-void fb_trim(struct fs *fs, struct node *n)
+bool fb_trim(struct fs *fs, struct node *n)
 {
 	struct file_data *f = &n->file;
 	uint64_t cap = round_pages(fs, f->size);
 
 	if (!f->has_buf || f->buf.size == cap)
-		return;
+		return false;
 	/* A shrink that must move and finds no room keeps the slack. */
-	(void)set_capacity(fs, n, cap, true);
+	return set_capacity(fs, n, cap, true) == 0;
 }
 
 void fb_release(struct fs *fs, struct node *n)
@@ -215,10 +260,12 @@ void fb_release(struct fs *fs, struct node *n)
 
 	if (!f->has_file)
 		return;
+	fb_unmap(n);
 	if (f->has_buf)
 		count_free(fs, n);
 	fs->be->ops->release(fs->be, &f->buf);
 	f->has_file = false;
+	fs->buffer_fds--;
 }
 
 int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache)
@@ -232,6 +279,7 @@ int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache)
 
 		if (n->opens)
 			return -EBUSY;
+		fb_unmap(n);
 		err = fs->be->ops->resize(fs->be, &f->buf, f->buf.size,
 					  f->align, cache);
 		if (err)

@@ -51,6 +51,8 @@ struct file_data {
 	uint64_t align;			/* for the next allocation */
 	unsigned int cache;		/* mode of the next allocation */
 	int backing_id;			/* passthrough registration, 0 = none */
+	void *map;			/* daemon's view, for serving reads */
+	uint64_t map_len;
 };
 
 struct node {
@@ -104,6 +106,7 @@ struct fs {
 	uint64_t default_align;
 	uid_t owner;
 	gid_t group;
+	uint64_t buffer_fds, max_buffer_fds;	/* one descriptor per buffer */
 	struct timespec stats_time;
 	struct counters ct;
 };
@@ -130,10 +133,12 @@ void ns_path(struct fs *fs, const struct node *n, const char *name,
 /* file_buffer.c */
 int fb_truncate(struct fs *fs, struct node *n, uint64_t size);
 int fb_reserve(struct fs *fs, struct node *n, uint64_t end);
-void fb_trim(struct fs *fs, struct node *n);
+bool fb_trim(struct fs *fs, struct node *n);
 void fb_release(struct fs *fs, struct node *n);
 int fb_ensure_file(struct fs *fs, struct node *n);
 void fb_refresh(struct fs *fs, struct node *n);
+const char *fb_map(struct node *n);
+void fb_unmap(struct node *n);
 int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache);
 int fb_sync(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
 	    unsigned int direction);

@@ -14,30 +14,35 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "deferred.h"
 #include "log.h"
 #include "options.h"
 #include "passthrough.h"
 
 #define KMOD_DEVICE "/dev/cmabuf"
 
-/* Each buffer holds a descriptor: take all the descriptors we may have. */
-static void raise_nofile(void)
+/*
+ * Each buffer holds a descriptor: take all the descriptors we may have,
+ * and return how many buffers that allows, keeping some for ourselves.
+ */
+static uint64_t raise_nofile(void)
 {
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
-		return;
+		return 1000;
 	if (rl.rlim_max < (1u << 20)) {
 		struct rlimit want = { 1u << 20, 1u << 20 };
 
 		if (!setrlimit(RLIMIT_NOFILE, &want))
-			return;
+			rl = want;
 	}
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	getrlimit(RLIMIT_NOFILE, &rl);
-	log_debug("RLIMIT_NOFILE %" PRIu64 ": at most that many buffers",
+	log_debug("RLIMIT_NOFILE %" PRIu64 ": room for that many buffers, less 64",
 		  (uint64_t)rl.rlim_cur);
+	return rl.rlim_cur > 128 ? rl.rlim_cur - 64 : rl.rlim_cur / 2;
 }
 
 static struct backend *open_backend(const struct cmafs_options *o)
@@ -63,8 +68,6 @@ static int run(struct fs *fs, const struct cmafs_options *o,
 	       struct fuse_args *args)
 {
 	struct fuse_lowlevel_ops ops = { 0 };
-	struct fuse_loop_config loop = { .clone_fd = 0,
-					 .max_idle_threads = 4 };
 	enum pt_mode pt = o->passthrough == TRI_ON ? PT_ON :
 			  o->passthrough == TRI_OFF ? PT_OFF : PT_AUTO;
 	int ret = 1;
@@ -87,10 +90,17 @@ static int run(struct fs *fs, const struct cmafs_options *o,
 		goto out_unmount;
 	if (!o->foreground)
 		log_to_syslog();
-	if (o->single_thread)
-		ret = fuse_session_loop(fs->se);
-	else
-		ret = fuse_session_loop_mt(fs->se, &loop);
+	/*
+	 * One request thread: on 2 cores libfuse's worker pool halved the
+	 * rate of small requests, and data moves without us under
+	 * passthrough.  What must wait on the kernel runs in deferred.c.
+	 */
+	if (deferred_start(fs)) {
+		log_err("cannot start the sync thread");
+		goto out_unmount;
+	}
+	ret = fuse_session_loop(fs->se);
+	deferred_stop();
 	if (pt == PT_ON && !pt_active())
 		ret = 1;
 out_unmount:
@@ -124,9 +134,8 @@ int main(int argc, char *argv[])
 		return 0;
 	}
 	log_init(true, o.debug);
-	raise_nofile();
-
 	memset(&fs, 0, sizeof(fs));
+	fs.max_buffer_fds = raise_nofile();
 	pthread_mutex_init(&fs.lock, NULL);
 	fs.be = open_backend(&o);
 	if (!fs.be)

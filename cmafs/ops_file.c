@@ -19,6 +19,7 @@
 #include "fs.h"
 #include "log.h"
 #include "ops.h"
+#include "deferred.h"
 #include "passthrough.h"
 
 static struct handle *handle_of(struct fuse_file_info *fi)
@@ -181,14 +182,15 @@ static void cmafs_release(fuse_req_t req, fuse_ino_t ino,
 	struct fs *fs = req_fs(req);
 	struct handle *h = handle_of(fi);
 	struct node *n = h->node;
+	bool trimmed = false;
 
-	(void)ino;
 	if (n) {
 		pthread_mutex_lock(&fs->lock);
 		if (--n->opens == 0) {
+			fb_unmap(n);
 			passthrough_put(fs, n);
 			fb_refresh(fs, n);
-			fb_trim(fs, n);
+			trimmed = fb_trim(fs, n);
 			ns_maybe_free(fs, n);
 		}
 		pthread_mutex_unlock(&fs->lock);
@@ -196,6 +198,12 @@ static void cmafs_release(fuse_req_t req, fuse_ino_t ino,
 	free(h->stats);
 	free(h);
 	fuse_reply_err(req, 0);
+	/*
+	 * st_blocks shrank behind the kernel's attribute cache.  Attributes
+	 * only (offset < 0): no page-cache writeback, so no request for us.
+	 */
+	if (trimmed)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 static void cmafs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -206,6 +214,7 @@ static void cmafs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct node *n = h->node;
 	uint64_t pos = (uint64_t)off;
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
+	const char *map;
 
 	(void)ino;
 	if (!n) {
@@ -223,6 +232,13 @@ static void cmafs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (size > n->file.size - pos)
 		size = n->file.size - pos;
+	map = fb_map(n);
+	if (map) {
+		/* Under the lock: a resize must not unmap under the copy. */
+		fuse_reply_buf(req, map + pos, size);
+		pthread_mutex_unlock(&fs->lock);
+		return;
+	}
 	bv.buf[0].size = size;
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	bv.buf[0].fd = n->file.buf.fd;
@@ -268,14 +284,6 @@ static void cmafs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, -err);
 	else
 		fuse_reply_write(req, (size_t)done);
-}
-
-static void cmafs_flush(fuse_req_t req, fuse_ino_t ino,
-			struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
 }
 
 static void cmafs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -388,10 +396,13 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 			return;
 		}
 		memcpy(&sync, in, sizeof(sync));
-		err = sync.reserved ? -EINVAL :
-		      cma_sync(fs, ino, sync.offset, sync.length,
-			       sync.direction);
-		break;
+		if (sync.reserved) {
+			err = -EINVAL;
+			break;
+		}
+		deferred_sync(req, ino, sync.offset, sync.length,
+			      sync.direction, true);
+		return;
 	case CMAFS_IOC_SET_CACHE:
 		if (in_size < sizeof(cache)) {
 			fuse_reply_err(req, EINVAL);
@@ -425,7 +436,7 @@ void ops_file_init(struct fuse_lowlevel_ops *ops)
 	ops->release = cmafs_release;
 	ops->read = cmafs_read;
 	ops->write = cmafs_write;
-	ops->flush = cmafs_flush;
+	/* No flush: its ENOSYS tells the kernel to stop sending FLUSH. */
 	ops->fsync = cmafs_fsync;
 	ops->fallocate = cmafs_fallocate;
 	ops->ioctl = cmafs_ioctl;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/stat.h>
 
 #include "fs.h"
 #include "ops.h"
@@ -37,8 +38,7 @@ void fill_entry(struct fs *fs, struct node *n, struct fuse_entry_param *e)
 	e->ino = n->ino;
 	e->generation = n->generation;
 	ns_fill_stat(fs, n, &e->attr);
-	/* Regular files change size and blocks behind the kernel's back. */
-	e->attr_timeout = S_ISREG(n->mode) ? 0.0 : ENTRY_TIMEOUT;
+	e->attr_timeout = ENTRY_TIMEOUT;
 	e->entry_timeout = ENTRY_TIMEOUT;
 	n->nlookup++;
 }
@@ -178,7 +178,7 @@ static void cmafs_getattr(fuse_req_t req, fuse_ino_t ino,
 		if (S_ISREG(n->mode))
 			fb_refresh(fs, n);
 		ns_fill_stat(fs, n, &st);
-		timeout = S_ISREG(n->mode) ? 0.0 : ENTRY_TIMEOUT;
+		timeout = ENTRY_TIMEOUT;
 	}
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_attr(req, &st, timeout);
@@ -243,6 +243,14 @@ static void cmafs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		n->ctime = attr->st_ctim;
 	else
 		ns_touch(&n->ctime);
+	/* Keep the buffer's file in step: fb_refresh() trusts its times. */
+	if (S_ISREG(n->mode) && n->file.has_file &&
+	    (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW |
+		       FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))) {
+		struct timespec ts[2] = { n->atime, n->mtime };
+
+		futimens(n->file.buf.fd, ts);
+	}
 out:
 	if (err) {
 		pthread_mutex_unlock(&fs->lock);
@@ -252,7 +260,7 @@ out:
 	}
 	ns_fill_stat(fs, n, &st);
 	pthread_mutex_unlock(&fs->lock);
-	fuse_reply_attr(req, &st, S_ISREG(st.st_mode) ? 0.0 : ENTRY_TIMEOUT);
+	fuse_reply_attr(req, &st, ENTRY_TIMEOUT);
 }
 
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,

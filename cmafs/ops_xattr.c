@@ -15,6 +15,7 @@
 #include "fs.h"
 #include "ops.h"
 #include "parse.h"
+#include "deferred.h"
 #include "passthrough.h"
 
 #define CMA_PREFIX "user.cma."
@@ -147,8 +148,9 @@ static int cma_get(fuse_req_t req, struct fs *fs, struct node *n,
 	return -ENODATA;
 }
 
-static int cma_set(struct fs *fs, fuse_ino_t ino, const char *attr,
-		   const char *value, size_t size)
+/* 1: the reply was handed to the deferred thread. */
+static int cma_set(fuse_req_t req, struct fs *fs, fuse_ino_t ino,
+		   const char *attr, const char *value, size_t size)
 {
 	uint64_t align, off, len;
 	unsigned int cache, dir;
@@ -159,9 +161,12 @@ static int cma_set(struct fs *fs, fuse_ino_t ino, const char *attr,
 	if (!strcmp(attr, "align"))
 		return parse_align(value, size, fs->page_size, &align) ?
 		       -EINVAL : cma_set_align(fs, ino, align);
-	if (!strcmp(attr, "sync"))
-		return parse_sync(value, size, &dir, &off, &len) ? -EINVAL :
-		       cma_sync(fs, ino, off, len, dir);
+	if (!strcmp(attr, "sync")) {
+		if (parse_sync(value, size, &dir, &off, &len))
+			return -EINVAL;
+		deferred_sync(req, ino, off, len, dir, false);
+		return 1;
+	}
 	if (!strcmp(attr, "phys_addr") || !strcmp(attr, "dma_addr") ||
 	    !strcmp(attr, "size") || !strcmp(attr, "mmap"))
 		return -EPERM;
@@ -226,9 +231,9 @@ static void cmafs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	if (!strncmp(name, CMA_PREFIX, CMA_PREFIX_LEN)) {
-		reply_refusal(req, ino, NULL, op,
-			      -cma_set(fs, ino, name + CMA_PREFIX_LEN, value,
-				       size));
+		err = cma_set(req, fs, ino, name + CMA_PREFIX_LEN, value, size);
+		if (err != 1)
+			reply_refusal(req, ino, NULL, op, -err);
 		return;
 	}
 	if (strncmp(name, "user.", 5)) {

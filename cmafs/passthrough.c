@@ -14,6 +14,7 @@
  * request, while our callers hold only the session.
  */
 #include "passthrough.h"
+#include "log.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -71,7 +72,7 @@ int pt_precheck(enum pt_mode mode)
 	why = pt_unusable();
 	if (why == NULL)
 		return 0;
-	fprintf(stderr, "cmafs: passthrough=on: %s\n", why);
+	log_err("passthrough=on: %s", why);
 	return -1;
 }
 
@@ -81,7 +82,7 @@ static void pt_require(bool offered)
 {
 	if (pt_mode != PT_ON || atomic_load(&pt_on))
 		return;
-	fprintf(stderr, "cmafs: passthrough=on: %s\n", offered ?
+	log_err("passthrough=on: %s", offered ?
 		"disabled by writeback_cache" : "the kernel did not offer it");
 	fuse_session_exit(pt_se);
 }
