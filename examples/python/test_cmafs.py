@@ -1,0 +1,218 @@
+# SPDX-License-Identifier: MIT
+"""Tests of cmafs.py against a real cmafs mount.
+
+    CMAFS_MOUNT=/cma python3 -m unittest -v test_cmafs     (from this folder)
+
+Every test checks what the file system says ($MOUNT/.stats, the xattrs, the
+bytes in the file), not only what the module returns.
+"""
+
+import gc
+import mmap
+import os
+import sys
+import unittest
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cmafs  # noqa: E402
+
+MOUNT = cmafs.default_mount()
+PAGE = mmap.PAGESIZE
+
+
+def xattr(path, name):
+    return os.getxattr(path, name).decode()
+
+
+def file_bytes(path, n):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, n, 0)
+    finally:
+        os.close(fd)
+
+
+class CmafsTest(unittest.TestCase):
+    def setUp(self):
+        if not os.path.exists(os.path.join(MOUNT, ".stats")):
+            self.skipTest("no cmafs mount at %s (set CMAFS_MOUNT)" % MOUNT)
+        gc.collect()
+        self.before = cmafs.stats(MOUNT)
+
+    def tearDown(self):
+        gc.collect()
+        left = [f for f in os.listdir(MOUNT) if f.startswith("pynq-")]
+        for f in left:
+            os.unlink(os.path.join(MOUNT, f))
+        self.assertEqual(left, [], "buffers left behind in the mount")
+
+    def wait_buffers(self, n):
+        # Releases reach the daemon asynchronously.
+        import time
+        for _ in range(100):
+            if cmafs.stats(MOUNT)["buffers"] == n:
+                return
+            time.sleep(0.02)
+        self.assertEqual(cmafs.stats(MOUNT)["buffers"], n)
+
+    def test_allocate_shape_dtype_and_file(self):
+        buf = cmafs.allocate((3, 1000), dtype=np.uint16)
+        try:
+            self.assertIsInstance(buf, np.ndarray)
+            self.assertEqual(buf.shape, (3, 1000))
+            self.assertEqual(buf.dtype, np.uint16)
+            self.assertTrue(buf.flags.c_contiguous and buf.flags.writeable)
+            self.assertTrue(os.path.isfile(buf.path))
+            self.assertEqual(os.path.dirname(buf.path), MOUNT)
+            self.assertEqual(os.stat(buf.path).st_size, 6000)
+            self.assertEqual(int(xattr(buf.path, "user.cma.size")),
+                             (6000 + PAGE - 1) // PAGE * PAGE)
+            self.assertEqual(cmafs.stats(MOUNT)["buffers"],
+                             self.before["buffers"] + 1)
+            self.assertTrue(np.all(buf == 0), "new buffers are zero-filled")
+        finally:
+            buf.freebuffer()
+
+    def test_physical_address_matches_xattr(self):
+        with cmafs.allocate(4096, "u1") as buf:
+            phys = int(xattr(buf.path, "user.cma.phys_addr"), 16)
+            self.assertEqual(buf.physical_address, phys)
+            self.assertEqual(buf.physical_address % PAGE, 0)
+            self.assertEqual(buf.device_address,
+                             int(xattr(buf.path, "user.cma.dma_addr"), 16))
+            self.assertEqual(buf.virtual_address,
+                             buf.__array_interface__["data"][0])
+
+    def test_views_have_offset_addresses(self):
+        with cmafs.allocate((16, 16), "u4") as buf:
+            row = buf[3]
+            self.assertIsInstance(row, cmafs.CmaBuffer)
+            self.assertEqual(row.physical_address,
+                             buf.physical_address + 3 * 16 * 4)
+            self.assertEqual(buf[1:, 2:].physical_address,
+                             buf.physical_address + 16 * 4 + 2 * 4)
+
+    def test_copies_are_not_cma_buffers(self):
+        with cmafs.allocate(64, "u4") as buf:
+            for other in (buf + 1, buf.copy(), buf * 2.5):
+                with self.assertRaises(ValueError):
+                    other.physical_address  # noqa: B018
+            self.assertNotIsInstance(np.array(buf), cmafs.CmaBuffer)
+
+    def test_cacheable_sets_cache_mode_before_sizing(self):
+        with cmafs.allocate(100, cacheable=True) as c, \
+                cmafs.allocate(100, cacheable=False) as u, \
+                cmafs.allocate(100, cacheable="writecombine") as w:
+            self.assertEqual(xattr(c.path, "user.cma.cache"), "cached")
+            self.assertEqual(xattr(u.path, "user.cma.cache"), "uncached")
+            self.assertEqual(xattr(w.path, "user.cma.cache"), "writecombine")
+            self.assertTrue(c.cacheable and not c.coherent)
+            self.assertTrue(u.coherent and not u.cacheable)
+
+    def test_align(self):
+        with cmafs.allocate(10, "u1", align=1 << 21) as buf:
+            self.assertEqual(int(xattr(buf.path, "user.cma.align")), 1 << 21)
+            self.assertEqual(buf.physical_address % (1 << 21), 0)
+
+    def test_flush_puts_stores_in_the_buffer(self):
+        for cacheable in (False, True):
+            with cmafs.allocate(5000, "u1", cacheable=cacheable) as buf:
+                pattern = (np.arange(5000) * 7 % 251).astype(np.uint8)
+                buf[:] = pattern
+                buf.flush()
+                self.assertEqual(file_bytes(buf.path, 5000),
+                                 pattern.tobytes())
+
+    def test_invalidate_shows_device_writes(self):
+        for cacheable in (False, True):
+            with cmafs.allocate(2 * PAGE, "u1", cacheable=cacheable) as buf:
+                buf[:] = 1
+                buf.flush()
+                # Another writer of the buffer, as a device would be.
+                fd = os.open(buf.path, os.O_WRONLY)
+                try:
+                    os.pwrite(fd, b"\xab" * PAGE, PAGE)
+                finally:
+                    os.close(fd)
+                buf.invalidate()
+                self.assertTrue(np.all(buf[:PAGE] == 1))
+                self.assertTrue(np.all(buf[PAGE:] == 0xAB),
+                                "mapping still shows stale data")
+
+    def test_freebuffer_frees_at_once_and_is_safe(self):
+        buf = cmafs.allocate(PAGE * 4, "u1")
+        view = buf[PAGE:]
+        path = buf.path
+        used = cmafs.stats(MOUNT)["used_bytes"]
+        buf.freebuffer()
+        self.assertFalse(os.path.exists(path))
+        self.wait_buffers(self.before["buffers"])
+        self.assertEqual(cmafs.stats(MOUNT)["used_bytes"], used - 4 * PAGE)
+        with self.assertRaises(ValueError):
+            buf.physical_address  # noqa: B018
+        # The memory is gone from the pool, but touching it does not crash.
+        view[:] = 5
+        self.assertTrue(np.all(view == 5))
+        buf.freebuffer()            # idempotent
+        buf.close()
+
+    def test_context_manager_frees(self):
+        with cmafs.allocate(10) as buf:
+            path = buf.path
+            self.assertTrue(os.path.exists(path))
+        self.assertFalse(os.path.exists(path))
+        self.wait_buffers(self.before["buffers"])
+
+    def test_garbage_collection_frees(self):
+        buf = cmafs.allocate(10)
+        path = buf.path
+        row = buf[2:]
+        del buf
+        gc.collect()
+        self.assertTrue(os.path.exists(path), "a view keeps the buffer")
+        del row
+        gc.collect()
+        self.assertFalse(os.path.exists(path))
+        self.wait_buffers(self.before["buffers"])
+
+    def test_errors(self):
+        with self.assertRaises(ValueError):
+            cmafs.allocate(0)
+        with self.assertRaises(FileNotFoundError):
+            cmafs.allocate(10, path="/nonexistent-cmafs-mount")
+        pool = cmafs.stats(MOUNT)["pool_bytes"]
+        with self.assertRaises(OSError) as cm:
+            cmafs.allocate(pool + PAGE, "u1")
+        self.assertEqual(cm.exception.errno, 27)    # EFBIG
+        self.assertEqual([f for f in os.listdir(MOUNT)
+                          if f.startswith("pynq-")], [],
+                         "a failed allocation leaves no file")
+
+    def test_xlnk(self):
+        xlnk = cmafs.Xlnk(MOUNT)
+        a = xlnk.cma_array((4, 4), np.uint32, cacheable=1)
+        b = xlnk.cma_array(8, np.float32)
+        self.assertEqual(xattr(a.path, "user.cma.cache"), "cached")
+        self.assertEqual(xlnk.cma_get_phy_addr(b), b.physical_address)
+        self.assertEqual(xlnk.cma_stats()["buffers"],
+                         self.before["buffers"] + 2)
+        paths = [a.path, b.path]
+        xlnk.xlnk_reset()
+        self.assertEqual([p for p in paths if os.path.exists(p)], [])
+        with self.assertRaises(ValueError):
+            a.physical_address  # noqa: B018
+        self.wait_buffers(self.before["buffers"])
+
+    def test_named_buffer_is_shared_with_other_processes(self):
+        with cmafs.allocate(16, "u1", name="pynq-shared-%d" % os.getpid()) \
+                as buf:
+            buf[:] = np.arange(16, dtype=np.uint8)
+            buf.flush()
+            self.assertEqual(file_bytes(os.path.join(MOUNT, os.path.basename(
+                buf.path)), 16), bytes(range(16)))
+
+
+if __name__ == "__main__":
+    unittest.main()

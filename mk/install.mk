@@ -1,0 +1,44 @@
+# make install / make uninstall (included by the top-level Makefile).
+#
+#   make install                        # PREFIX=/usr/local
+#   make install PREFIX=/usr DESTDIR=/tmp/stage
+#   make uninstall                      # same PREFIX/DESTDIR as install
+#   make install-list                   # what install would install
+#
+# Everything goes under $(DESTDIR)$(PREFIX), except what other programs only
+# look for in fixed places (override any of these on the command line):
+#   UDEVRULESDIR  /etc/udev/rules.d when PREFIX is not /usr (udev does not
+#                 read /usr/local), else /usr/lib/udev/rules.d
+#   MODSRCDIR     /usr/src/cmabuf-$(VERSION): DKMS only looks in /usr/src
+# The daemon goes to $(PREFIX)/bin, where mount.fuse3 finds it (it runs
+# "cmafs" through /bin/sh's default PATH) for mount -t fuse.cmafs and
+# /etc/fstab lines.  See packaging/install.sh for the file list.
+
+PREFIX         ?= /usr/local
+DESTDIR        ?=
+BINDIR         ?= $(PREFIX)/bin
+MANDIR         ?= $(PREFIX)/share/man
+INCLUDEDIR     ?= $(PREFIX)/include
+PKGCONFIGDIR   ?= $(PREFIX)/share/pkgconfig
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+DOCDIR         ?= $(PREFIX)/share/doc/cmafs
+UDEVRULESDIR   ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/udev/rules.d,/etc/udev/rules.d)
+MODSRCDIR      ?= /usr/src/cmabuf-$(VERSION)
+
+INSTALL_ENV = DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' VERSION='$(VERSION)' \
+	BINDIR='$(BINDIR)' MANDIR='$(MANDIR)' INCLUDEDIR='$(INCLUDEDIR)' \
+	PKGCONFIGDIR='$(PKGCONFIGDIR)' SYSTEMDUNITDIR='$(SYSTEMDUNITDIR)' \
+	SYSUSERSDIR='$(SYSUSERSDIR)' DOCDIR='$(DOCDIR)' \
+	UDEVRULESDIR='$(UDEVRULESDIR)' MODSRCDIR='$(MODSRCDIR)'
+
+.PHONY: install uninstall install-list
+install: cmafs/cmafs
+	@echo "installing into $(DESTDIR)$(PREFIX) (module sources: $(DESTDIR)$(MODSRCDIR))"
+	@$(INSTALL_ENV) sh packaging/install.sh install
+
+uninstall:
+	@$(INSTALL_ENV) sh packaging/install.sh uninstall
+
+install-list:
+	@$(INSTALL_ENV) sh packaging/install.sh list
