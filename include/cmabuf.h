@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * cmabuf.h - interface of the kernel helper cmabuf.ko (kmod/).
+ *
+ * /dev/cmabuf hands out physically contiguous DMA buffers.  Each buffer is
+ * a file descriptor of a regular file on the helper's own internal
+ * filesystem: read/write/pread/pwrite/lseek stay inside the buffer, mmap
+ * (MAP_SHARED only) maps the buffer itself in its cache mode, fsync cleans
+ * the CPU caches for the device, fstat reports its size.  The memory is
+ * freed when the last descriptor is closed and the last mapping is gone.
+ * The descriptor can be used as a FUSE passthrough backing file.
+ *
+ * Every call returns 0 (ALLOC: the new descriptor is in the structure) or -1
+ * with errno set.  All structures have fixed-width fields; reserved fields
+ * and unknown flag bits must be zero (else EINVAL) so that they can be given
+ * a meaning later.  Common to every ioctl:
+ *   EFAULT  the argument pointer is bad
+ *   ENOTTY  unknown ioctl number (the structure size is part of the number)
+ *
+ * Device ioctls (on an open /dev/cmabuf):
+ *   CMABUF_IOC_VERSION  never fails (but EFAULT).
+ *   CMABUF_IOC_ALLOC    EINVAL  size 0, size or alignment overflow when
+ *                               rounded, alignment not a power of two or
+ *                               below the page size, unknown cache mode,
+ *                               unknown flag, reserved field not zero
+ *                       ENOSPC  the memory could not be allocated (larger
+ *                               than the area, no contiguous range free, or
+ *                               an alignment no free range can meet); the
+ *                               kernel log says why: "cmabuf: alloc failed,
+ *                               req-size: N pages, ..." always, and CMA's own
+ *                               "cma_alloc: ... alloc failed" line for sizes
+ *                               the page allocator could also serve (up to
+ *                               its largest order, 4 MiB with 4 KiB pages);
+ *                               larger requests are made with __GFP_NOWARN,
+ *                               or the page allocator would WARN about the
+ *                               order when dma-direct falls back to it
+ *                       EOPNOTSUPP  cache mode not available from the
+ *                               configured memory region (cached buffers
+ *                               need a reusable CMA region)
+ *                       EMFILE  no free descriptor
+ *                       ENOMEM  the helper's own bookkeeping failed
+ *   CMABUF_IOC_STATS    never fails (but EFAULT).
+ *
+ * Buffer ioctls (on a buffer descriptor):
+ *   CMABUF_IOC_INFO     never fails (but EFAULT).
+ *   CMABUF_IOC_SYNC     EINVAL  unknown direction, reserved field not zero,
+ *                               offset + length beyond the buffer
+ *   CMABUF_IOC_RESIZE   EINVAL  as for ALLOC
+ *                       ENOSPC  as for ALLOC; the buffer is unchanged
+ *                       EBUSY   a change of cache mode while the buffer is
+ *                               mapped
+ *                       EOPNOTSUPP  as for ALLOC
+ *
+ * read/write: a read at or past the end returns 0, a write at or past the
+ * end fails with ENOSPC; transfers that cross the end are shortened.
+ * mmap: EINVAL for MAP_PRIVATE; pages past the end of the buffer give
+ * SIGBUS when touched (as for a truncated file).
+ *
+ * Placement: the DMA API serves single-page buffers from the page allocator
+ * and larger ones from CMA; when CMA cannot place a buffer of up to the page
+ * allocator's largest order, dma-direct falls back to the page allocator, so
+ * such a buffer may lie outside the CMA area (phys_addr tells).
+ *
+ * Device tree: bind the helper to a node with
+ *	compatible = "cmafs,cmabuf";
+ *	memory-region = <&pool>;	(optional)
+ * where pool is a reserved-memory node with compatible = "shared-dma-pool"
+ * ("reusable" for a CMA region; a "no-map" pool serves uncached and
+ * writecombine buffers only).  Without a bound node the helper allocates
+ * from the default CMA area (cma= on the kernel command line).
+ */
+#ifndef CMABUF_UAPI_H
+#define CMABUF_UAPI_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define CMABUF_DEVICE		"/dev/cmabuf"
+#define CMABUF_DT_COMPATIBLE	"cmafs,cmabuf"
+#define CMABUF_ABI_VERSION	1
+
+#define CMABUF_IOC_MAGIC	0xCB
+
+/* Cache modes: the same numbers as CMAFS_CACHE_* in cmafs.h. */
+#define CMABUF_CACHE_UNCACHED		0	/* coherent memory: Normal non-cacheable on arm64 */
+#define CMABUF_CACHE_CACHED		1	/* cacheable, explicit syncs */
+#define CMABUF_CACHE_WRITECOMBINE	2	/* DMA_ATTR_WRITE_COMBINE */
+
+/* Sync directions: the same numbers as CMAFS_SYNC_* in cmafs.h. */
+#define CMABUF_SYNC_DEVICE	1	/* clean CPU caches: the device sees CPU stores */
+#define CMABUF_SYNC_CPU		2	/* invalidate: the CPU sees device writes */
+
+/* CMABUF_IOC_VERSION */
+struct cmabuf_version {
+	__u32 abi_version;	/* out: CMABUF_ABI_VERSION of the module */
+	__u32 page_size;	/* out: sizes are rounded up to this */
+	__u64 alloc_flags;	/* out: CMABUF_ALLOC_* bits the module knows */
+	__u64 reserved[4];	/* out: zero */
+};
+
+/* cmabuf_alloc.flags */
+#define CMABUF_ALLOC_CLOEXEC	(1u << 0)	/* FD_CLOEXEC on the new descriptor */
+#define CMABUF_ALLOC_FLAGS	CMABUF_ALLOC_CLOEXEC
+
+/* CMABUF_IOC_ALLOC */
+struct cmabuf_alloc {
+	__u64 size;		/* in: bytes (> 0); out: rounded up to the page size */
+	__u64 align;		/* in: 0 = page size, else power of two >= page size */
+	__u32 cache;		/* in: CMABUF_CACHE_* */
+	__u32 flags;		/* in: CMABUF_ALLOC_* */
+	__s32 fd;		/* out: buffer descriptor (read/write) */
+	__u32 reserved0;	/* in: zero */
+	__u64 phys_addr;	/* out: start as the CPU sees it */
+	__u64 dma_addr;		/* out: start as the device sees it */
+	__u64 reserved[4];	/* in: zero */
+};
+
+/* CMABUF_IOC_STATS: counters of the whole module. */
+struct cmabuf_stats {
+	__u64 buffers;		/* buffers alive (descriptor or mapping held) */
+	__u64 bytes;		/* bytes allocated for them */
+	__u64 allocs;		/* successful allocations, resizes included */
+	__u64 alloc_failures;	/* failed allocations, resizes included */
+	__u64 frees;		/* memory regions given back */
+	__u64 resizes;		/* successful resizes */
+	__u64 reserved[6];	/* zero */
+};
+
+/* cmabuf_info.flags */
+#define CMABUF_INFO_MAPPED	(1u << 0)	/* some process maps the buffer */
+
+/* CMABUF_IOC_INFO */
+struct cmabuf_info {
+	__u64 phys_addr;	/* start as the CPU sees it */
+	__u64 dma_addr;		/* start as the device sees it */
+	__u64 size;		/* bytes, a page multiple */
+	__u64 align;		/* alignment asked for at the last alloc/resize */
+	__u32 cache;		/* CMABUF_CACHE_* */
+	__u32 flags;		/* CMABUF_INFO_* */
+	__u64 reserved[4];	/* zero */
+};
+
+/* CMABUF_IOC_SYNC */
+struct cmabuf_sync {
+	__u64 offset;
+	__u64 length;		/* 0 = to the end of the buffer */
+	__u32 direction;	/* CMABUF_SYNC_* */
+	__u32 reserved;		/* zero */
+};
+
+/*
+ * CMABUF_IOC_RESIZE: move the buffer to a new contiguous region of @size
+ * bytes in cache mode @cache, keeping the first min(old, new) bytes (the rest
+ * is zero).  The descriptor stays the same file: other descriptors and
+ * mappings of it follow (mappings fault onto the new memory).  On failure
+ * nothing changes.
+ */
+struct cmabuf_resize {
+	__u64 size;		/* in: bytes (> 0); out: rounded up */
+	__u64 align;		/* in: as in cmabuf_alloc */
+	__u32 cache;		/* in: CMABUF_CACHE_* */
+	__u32 flags;		/* in: zero (none defined yet) */
+	__u64 phys_addr;	/* out */
+	__u64 dma_addr;		/* out */
+	__u64 reserved[4];	/* in: zero */
+};
+
+#define CMABUF_IOC_VERSION	_IOR(CMABUF_IOC_MAGIC, 0x00, struct cmabuf_version)
+#define CMABUF_IOC_ALLOC	_IOWR(CMABUF_IOC_MAGIC, 0x01, struct cmabuf_alloc)
+#define CMABUF_IOC_STATS	_IOR(CMABUF_IOC_MAGIC, 0x02, struct cmabuf_stats)
+#define CMABUF_IOC_INFO		_IOR(CMABUF_IOC_MAGIC, 0x10, struct cmabuf_info)
+#define CMABUF_IOC_SYNC		_IOW(CMABUF_IOC_MAGIC, 0x11, struct cmabuf_sync)
+#define CMABUF_IOC_RESIZE	_IOWR(CMABUF_IOC_MAGIC, 0x12, struct cmabuf_resize)
+
+#endif /* CMABUF_UAPI_H */

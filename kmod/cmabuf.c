@@ -1,0 +1,933 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cmabuf - physically contiguous DMA buffers as regular files.
+ *
+ * /dev/cmabuf allocates buffers through the DMA API on a device of its own
+ * (from the default CMA area, or from the device tree memory-region of the
+ * node the driver is bound to) and hands each one out as a descriptor of a
+ * regular file on a small internal filesystem.  The interface is documented
+ * in include/cmabuf.h.
+ *
+ * Locking: each buffer has a rw_semaphore.  Read/write, page faults, sync and
+ * info take it shared; resize takes it exclusive.  The lock order is
+ * mmap_lock (or the VMA lock) -> buf->lock -> i_mmap_rwsem: faults arrive
+ * with the mmap lock held, and resize calls unmap_mapping_range() under
+ * buf->lock.  read/write never touch user memory with a page fault pending
+ * under buf->lock: they copy with page faults disabled and fault the user
+ * pages in after dropping the lock (the user buffer may be a mapping of the
+ * very same cmabuf buffer).
+ *
+ * Mappings: mmap does not call dma_mmap_attrs().  For dma-direct (the only
+ * case here: the device is refused when it sits behind an IOMMU),
+ * dma_mmap_attrs() is remap_pfn_range() of the buffer's pages with
+ * dma_pgprot(), done once at mmap time; after a resize has zapped such a
+ * mapping nothing could re-establish it.  Instead the VMA is VM_MIXEDMAP
+ * with a fault handler that inserts the PFNs of the buffer's *current*
+ * region under buf->lock, with the page protection dma_pgprot() would give
+ * (Normal non-cacheable on arm64 for uncached and writecombine buffers of a
+ * non-coherent device, never Device memory; ordinary cached memory for
+ * cached buffers).  A resize zaps every mapping of the file before it
+ * copies, so the next access faults onto the new region and no store
+ * through an old mapping is lost.  The PTEs are "special": the pages are not
+ * refcounted by the mappings and cannot be pinned by get_user_pages(); the
+ * memory lives as long as the inode, which every mapping holds through its
+ * file.  VM_MIXEDMAP (not VM_PFNMAP) keeps /proc/PID/pagemap able to
+ * report the frames.
+ *
+ * Lifetime: the memory is freed when the inode is evicted, that is when the
+ * last descriptor is closed and the last mapping is gone.  The inode may be
+ * opened again (/proc/self/fd, FUSE passthrough opens its own file on it).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/dma-direct.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/iommu.h>
+#include <linux/log2.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/of.h>
+#include <linux/of_reserved_mem.h>
+#include <linux/overflow.h>
+#include <linux/platform_device.h>
+#include <linux/pseudo_fs.h>
+#include <linux/rwsem.h>
+#include <linux/sched/signal.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/splice.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <linux/version.h>
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 17, 0)
+#include <linux/pfn_t.h>
+#endif
+
+#include "cmabuf.h"
+
+#define CMABUF_FS_MAGIC		0x434d4142	/* "CMAB" */
+#define CMABUF_COPY_CHUNK	SZ_1M		/* per hold of buf->lock */
+#define CMABUF_FAULT_AHEAD	16		/* pages mapped per fault */
+
+/* The largest order the page allocator serves without a warning. */
+#if defined(MAX_PAGE_ORDER)
+#define CMABUF_MAX_ORDER	MAX_PAGE_ORDER
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#define CMABUF_MAX_ORDER	MAX_ORDER
+#else
+#define CMABUF_MAX_ORDER	(MAX_ORDER - 1)
+#endif
+
+static unsigned int dma_bits = 64;
+module_param(dma_bits, uint, 0444);
+MODULE_PARM_DESC(dma_bits, "DMA address width of the helper's device, 24..64 (default 64)");
+
+/* One allocation from the DMA API, and the buffer's window inside it. */
+struct cmabuf_region {
+	void *vaddr;		/* kernel address of the allocation */
+	struct page *page;	/* cached mode: first page of the allocation */
+	dma_addr_t dma;		/* of the allocation */
+	phys_addr_t phys;	/* of the allocation */
+	size_t alloc_size;	/* bytes allocated */
+	size_t offset;		/* start of the buffer in the allocation */
+	size_t size;		/* bytes of the buffer, a page multiple */
+	u32 cache;		/* CMABUF_CACHE_* */
+};
+
+struct cmabuf_buf {
+	struct rw_semaphore lock;	/* protects r and align */
+	struct cmabuf_region r;
+	u64 align;
+	atomic_t maps;			/* VMAs mapping the buffer */
+	struct inode *inode;
+};
+
+static struct {
+	atomic64_t buffers, bytes, allocs, alloc_failures, frees, resizes;
+} cmabuf_stats;
+
+static struct device *cmabuf_device;	/* the bound device; one at most */
+static bool cmabuf_cached_ok;		/* cached buffers can be allocated */
+static bool cmabuf_has_region;		/* memory-region in use */
+static struct platform_device *cmabuf_pdev;	/* ours, when no DT node */
+static struct vfsmount *cmabuf_mnt;
+
+static const char *const cmabuf_cache_names[] = {
+	[CMABUF_CACHE_UNCACHED] = "uncached",
+	[CMABUF_CACHE_CACHED] = "cached",
+	[CMABUF_CACHE_WRITECOMBINE] = "writecombine",
+};
+
+static unsigned long cmabuf_attrs(u32 cache)
+{
+	return cache == CMABUF_CACHE_WRITECOMBINE ? DMA_ATTR_WRITE_COMBINE : 0;
+}
+
+/* What dma_pgprot() (not exported) gives for dma_mmap_attrs(). */
+static pgprot_t cmabuf_pgprot(u32 cache, pgprot_t prot)
+{
+	if (cache == CMABUF_CACHE_CACHED || dev_is_dma_coherent(cmabuf_device))
+		return prot;
+#ifdef CONFIG_ARCH_HAS_DMA_WRITE_COMBINE
+	if (cache == CMABUF_CACHE_WRITECOMBINE)
+		return pgprot_writecombine(prot);
+#endif
+	return pgprot_dmacoherent(prot);
+}
+
+static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache)
+{
+	struct device *dev = cmabuf_device;
+	gfp_t gfp = GFP_KERNEL;
+
+	/*
+	 * When CMA fails, dma-direct falls back to the page allocator, which
+	 * warns about orders it can never serve.  Below that order keep the
+	 * warnings on, so that CMA logs why it failed.
+	 */
+	if (get_order(size) > CMABUF_MAX_ORDER)
+		gfp |= __GFP_NOWARN;
+
+	memset(r, 0, sizeof(*r));
+	r->alloc_size = size;
+	r->cache = cache;
+	if (cache == CMABUF_CACHE_CACHED) {
+		r->page = dma_alloc_pages(dev, size, &r->dma, DMA_BIDIRECTIONAL,
+					  gfp);
+		if (!r->page)
+			return -ENOSPC;
+		r->vaddr = page_address(r->page);
+		r->phys = page_to_phys(r->page);
+		/* The zeroes must be in memory, not only in the CPU caches. */
+		dma_sync_single_for_device(dev, r->dma, size,
+					   DMA_BIDIRECTIONAL);
+	} else {
+		r->vaddr = dma_alloc_attrs(dev, size, &r->dma, gfp,
+					   cmabuf_attrs(cache));
+		if (!r->vaddr)
+			return -ENOSPC;
+		r->phys = dma_to_phys(dev, r->dma);
+	}
+	return 0;
+}
+
+static void cmabuf_free_exact(struct cmabuf_region *r)
+{
+	if (r->cache == CMABUF_CACHE_CACHED)
+		dma_free_pages(cmabuf_device, r->alloc_size, r->page, r->dma,
+			       DMA_BIDIRECTIONAL);
+	else
+		dma_free_attrs(cmabuf_device, r->alloc_size, r->vaddr, r->dma,
+			       cmabuf_attrs(r->cache));
+}
+
+/* A region of @size bytes whose physical address is a multiple of @align. */
+static int cmabuf_region_alloc(struct cmabuf_region *r, size_t size,
+			       u64 align, u32 cache)
+{
+	size_t bigger;
+	int ret;
+
+	if (size > ((u64)totalram_pages() << PAGE_SHIFT)) {
+		ret = -ENOSPC;
+		goto fail;
+	}
+	ret = cmabuf_alloc_exact(r, size, cache);
+	if (ret)
+		goto fail;
+	if (IS_ALIGNED(r->phys, align))
+		goto done;
+
+	/* Rare: CMA aligns to min(size, CMA_ALIGNMENT); over-allocate. */
+	cmabuf_free_exact(r);
+	if (check_add_overflow(size, (size_t)(align - PAGE_SIZE), &bigger) ||
+	    bigger > ((u64)totalram_pages() << PAGE_SHIFT)) {
+		ret = -ENOSPC;
+		goto fail;
+	}
+	ret = cmabuf_alloc_exact(r, bigger, cache);
+	if (ret)
+		goto fail;
+	r->offset = ALIGN(r->phys, align) - r->phys;
+done:
+	r->size = size;
+	atomic64_inc(&cmabuf_stats.allocs);
+	atomic64_add(r->alloc_size, &cmabuf_stats.bytes);
+	return 0;
+fail:
+	atomic64_inc(&cmabuf_stats.alloc_failures);
+	pr_err_ratelimited("alloc failed, req-size: %zu pages, align: %llu, cache: %s, ret: %d\n",
+			   size >> PAGE_SHIFT, align, cmabuf_cache_names[cache],
+			   ret);
+	return ret;
+}
+
+static void cmabuf_region_free(struct cmabuf_region *r)
+{
+	cmabuf_free_exact(r);
+	atomic64_inc(&cmabuf_stats.frees);
+	atomic64_sub(r->alloc_size, &cmabuf_stats.bytes);
+}
+
+static void *cmabuf_vaddr(struct cmabuf_buf *buf)
+{
+	return buf->r.vaddr + buf->r.offset;
+}
+
+/* Checks and rounds the arguments of ALLOC and RESIZE. */
+static int cmabuf_check_args(u64 size, u64 align, u32 cache, size_t *psize,
+			     u64 *palign)
+{
+	if (cache > CMABUF_CACHE_WRITECOMBINE)
+		return -EINVAL;
+	if (!size || size > (SIZE_MAX & PAGE_MASK))
+		return -EINVAL;
+	if (!align)
+		align = PAGE_SIZE;
+	if (!is_power_of_2(align) || align < PAGE_SIZE ||
+	    align > (SIZE_MAX & PAGE_MASK))
+		return -EINVAL;
+	if (cache == CMABUF_CACHE_CACHED && !cmabuf_cached_ok)
+		return -EOPNOTSUPP;
+	*psize = PAGE_ALIGN(size);
+	*palign = align;
+	return 0;
+}
+
+static struct cmabuf_buf *cmabuf_buf_of(struct file *file)
+{
+	return file_inode(file)->i_private;
+}
+
+/* ---- the buffer file ---------------------------------------------------- */
+
+static ssize_t cmabuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct cmabuf_buf *buf = cmabuf_buf_of(iocb->ki_filp);
+	loff_t pos = iocb->ki_pos;
+	ssize_t done = 0;
+	int err = 0;
+
+	if (pos < 0)
+		return -EINVAL;
+	while (iov_iter_count(to)) {
+		size_t n, copied;
+
+		down_read(&buf->lock);
+		if (pos >= buf->r.size) {
+			up_read(&buf->lock);
+			break;
+		}
+		n = min_t(size_t, iov_iter_count(to), buf->r.size - pos);
+		n = min_t(size_t, n, CMABUF_COPY_CHUNK);
+		pagefault_disable();
+		copied = copy_to_iter(cmabuf_vaddr(buf) + pos, n, to);
+		pagefault_enable();
+		up_read(&buf->lock);
+
+		pos += copied;
+		done += copied;
+		if (copied < n && (!user_backed_iter(to) ||
+		    fault_in_iov_iter_writeable(to, n - copied) == n - copied)) {
+			err = -EFAULT;
+			break;
+		}
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	iocb->ki_pos = pos;
+	return done ? done : err;
+}
+
+static ssize_t cmabuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct cmabuf_buf *buf = cmabuf_buf_of(iocb->ki_filp);
+	loff_t pos = iocb->ki_pos;
+	ssize_t done = 0;
+	int err = 0;
+
+	if (iocb->ki_flags & IOCB_APPEND)
+		pos = i_size_read(file_inode(iocb->ki_filp));
+	if (pos < 0)
+		return -EINVAL;
+	while (iov_iter_count(from)) {
+		size_t n, copied;
+
+		down_read(&buf->lock);
+		if (pos >= buf->r.size) {
+			up_read(&buf->lock);
+			if (!done)
+				err = -ENOSPC;
+			break;
+		}
+		n = min_t(size_t, iov_iter_count(from), buf->r.size - pos);
+		n = min_t(size_t, n, CMABUF_COPY_CHUNK);
+		pagefault_disable();
+		copied = copy_from_iter(cmabuf_vaddr(buf) + pos, n, from);
+		pagefault_enable();
+		up_read(&buf->lock);
+
+		pos += copied;
+		done += copied;
+		if (copied < n && (!user_backed_iter(from) ||
+		    fault_in_iov_iter_readable(from, n - copied) == n - copied)) {
+			err = -EFAULT;
+			break;
+		}
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	iocb->ki_pos = pos;
+	return done ? done : err;
+}
+
+/* Called with buf->lock held. */
+static int cmabuf_sync_locked(struct cmabuf_buf *buf, u64 off, u64 len,
+			      u32 direction)
+{
+	struct cmabuf_region *r = &buf->r;
+
+	if (off > r->size || len > r->size - off)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (r->cache != CMABUF_CACHE_CACHED) {
+		/* Coherent memory: only the CPU's write buffers to drain. */
+		if (direction == CMABUF_SYNC_DEVICE)
+			wmb();
+		else
+			rmb();
+		return 0;
+	}
+	if (direction == CMABUF_SYNC_DEVICE)
+		dma_sync_single_for_device(cmabuf_device,
+					   r->dma + r->offset + off, len,
+					   DMA_BIDIRECTIONAL);
+	else
+		dma_sync_single_for_cpu(cmabuf_device,
+					r->dma + r->offset + off, len,
+					DMA_BIDIRECTIONAL);
+	return 0;
+}
+
+static int cmabuf_fsync(struct file *file, loff_t start, loff_t end,
+			int datasync)
+{
+	struct cmabuf_buf *buf = cmabuf_buf_of(file);
+	int ret;
+
+	down_read(&buf->lock);
+	ret = cmabuf_sync_locked(buf, 0, buf->r.size, CMABUF_SYNC_DEVICE);
+	up_read(&buf->lock);
+	return ret;
+}
+
+static void cmabuf_vm_open(struct vm_area_struct *vma)
+{
+	struct cmabuf_buf *buf = vma->vm_private_data;
+
+	atomic_inc(&buf->maps);
+}
+
+static void cmabuf_vm_close(struct vm_area_struct *vma)
+{
+	struct cmabuf_buf *buf = vma->vm_private_data;
+
+	atomic_dec(&buf->maps);
+}
+
+static vm_fault_t cmabuf_insert(struct vm_area_struct *vma, unsigned long addr,
+				unsigned long pfn)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+	return vmf_insert_mixed(vma, addr, pfn);
+#else
+	return vmf_insert_mixed(vma, addr, pfn_to_pfn_t(pfn));
+#endif
+}
+
+static vm_fault_t cmabuf_vm_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct cmabuf_buf *buf = vma->vm_private_data;
+	unsigned long addr = vmf->address & PAGE_MASK;
+	unsigned long npages, pfn;
+	pgoff_t pgoff = vmf->pgoff;
+	vm_fault_t ret;
+	int i;
+
+	down_read(&buf->lock);
+	npages = buf->r.size >> PAGE_SHIFT;
+	if (pgoff >= npages) {
+		up_read(&buf->lock);
+		return VM_FAULT_SIGBUS;
+	}
+	pfn = PHYS_PFN(buf->r.phys + buf->r.offset) + pgoff;
+	ret = cmabuf_insert(vma, addr, pfn);
+	/* Map a few pages ahead: a sequential pass takes fewer faults. */
+	for (i = 1; ret == VM_FAULT_NOPAGE && i < CMABUF_FAULT_AHEAD; i++) {
+		if (addr + i * PAGE_SIZE >= vma->vm_end || pgoff + i >= npages)
+			break;
+		if (cmabuf_insert(vma, addr + i * PAGE_SIZE, pfn + i) !=
+		    VM_FAULT_NOPAGE)
+			break;
+	}
+	up_read(&buf->lock);
+	return ret;
+}
+
+static const struct vm_operations_struct cmabuf_vm_ops = {
+	.open = cmabuf_vm_open,
+	.close = cmabuf_vm_close,
+	.fault = cmabuf_vm_fault,
+};
+
+static int cmabuf_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct cmabuf_buf *buf = cmabuf_buf_of(file);
+
+	/* Private (copy-on-write) mappings of DMA memory make no sense. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+
+	down_read(&buf->lock);
+	vma->vm_page_prot = cmabuf_pgprot(buf->r.cache, vma->vm_page_prot);
+	atomic_inc(&buf->maps);
+	up_read(&buf->lock);
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+#else
+	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP;
+#endif
+	vma->vm_ops = &cmabuf_vm_ops;
+	vma->vm_private_data = buf;
+	return 0;
+}
+
+static void cmabuf_fill_info(struct cmabuf_buf *buf, struct cmabuf_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->phys_addr = buf->r.phys + buf->r.offset;
+	info->dma_addr = buf->r.dma + buf->r.offset;
+	info->size = buf->r.size;
+	info->align = buf->align;
+	info->cache = buf->r.cache;
+	if (atomic_read(&buf->maps))
+		info->flags |= CMABUF_INFO_MAPPED;
+}
+
+static long cmabuf_ioc_resize(struct cmabuf_buf *buf,
+			      struct cmabuf_resize __user *uarg)
+{
+	struct cmabuf_region nr, old;
+	struct cmabuf_resize req;
+	size_t size;
+	u64 align;
+	int ret;
+
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags || memchr_inv(req.reserved, 0, sizeof(req.reserved)))
+		return -EINVAL;
+	ret = cmabuf_check_args(req.size, req.align, req.cache, &size, &align);
+	if (ret)
+		return ret;
+
+	/* Allocate outside the lock: CMA may migrate pages for a while. */
+	ret = cmabuf_region_alloc(&nr, size, align, req.cache);
+	if (ret)
+		return ret;
+
+	down_write(&buf->lock);
+	if (nr.cache != buf->r.cache && atomic_read(&buf->maps)) {
+		up_write(&buf->lock);
+		cmabuf_region_free(&nr);
+		return -EBUSY;
+	}
+	/*
+	 * Zap the mappings before copying: from here on every access through
+	 * them faults and waits for buf->lock, then maps the new region.
+	 */
+	unmap_mapping_range(buf->inode->i_mapping, 0, 0, 1);
+	memcpy(nr.vaddr + nr.offset, cmabuf_vaddr(buf), min(nr.size, buf->r.size));
+	if (nr.cache == CMABUF_CACHE_CACHED)
+		dma_sync_single_for_device(cmabuf_device, nr.dma + nr.offset,
+					   nr.size, DMA_BIDIRECTIONAL);
+	old = buf->r;
+	buf->r = nr;
+	buf->align = align;
+	i_size_write(buf->inode, nr.size);
+	up_write(&buf->lock);
+
+	cmabuf_region_free(&old);
+	atomic64_inc(&cmabuf_stats.resizes);
+
+	req.size = nr.size;
+	req.phys_addr = nr.phys + nr.offset;
+	req.dma_addr = nr.dma + nr.offset;
+	if (copy_to_user(uarg, &req, sizeof(req)))
+		return -EFAULT;
+	return 0;
+}
+
+static long cmabuf_buf_ioctl(struct file *file, unsigned int cmd,
+			     unsigned long arg)
+{
+	struct cmabuf_buf *buf = cmabuf_buf_of(file);
+	void __user *uarg = (void __user *)arg;
+	struct cmabuf_info info;
+	struct cmabuf_sync sync;
+	int ret;
+
+	switch (cmd) {
+	case CMABUF_IOC_INFO:
+		down_read(&buf->lock);
+		cmabuf_fill_info(buf, &info);
+		up_read(&buf->lock);
+		if (copy_to_user(uarg, &info, sizeof(info)))
+			return -EFAULT;
+		return 0;
+	case CMABUF_IOC_SYNC:
+		if (copy_from_user(&sync, uarg, sizeof(sync)))
+			return -EFAULT;
+		if (sync.reserved || (sync.direction != CMABUF_SYNC_DEVICE &&
+				      sync.direction != CMABUF_SYNC_CPU))
+			return -EINVAL;
+		down_read(&buf->lock);
+		if (!sync.length && sync.offset <= buf->r.size)
+			sync.length = buf->r.size - sync.offset;
+		ret = cmabuf_sync_locked(buf, sync.offset, sync.length,
+					 sync.direction);
+		up_read(&buf->lock);
+		return ret;
+	case CMABUF_IOC_RESIZE:
+		return cmabuf_ioc_resize(buf, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations cmabuf_buf_fops = {
+	.owner = THIS_MODULE,
+	.llseek = generic_file_llseek,
+	.read_iter = cmabuf_read_iter,
+	.write_iter = cmabuf_write_iter,
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	.splice_read = copy_splice_read,
+#else
+	.splice_read = generic_file_splice_read,
+#endif
+	.splice_write = iter_file_splice_write,
+	.mmap = cmabuf_mmap,
+	.fsync = cmabuf_fsync,
+	.unlocked_ioctl = cmabuf_buf_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+/* ---- the internal filesystem -------------------------------------------- */
+
+static void cmabuf_evict_inode(struct inode *inode)
+{
+	struct cmabuf_buf *buf = inode->i_private;
+
+	truncate_inode_pages_final(&inode->i_data);
+	clear_inode(inode);
+	if (!buf)
+		return;
+	cmabuf_region_free(&buf->r);
+	atomic64_dec(&cmabuf_stats.buffers);
+	kfree(buf);
+	/* Taken when the buffer was made; the last thing this code does. */
+	module_put(THIS_MODULE);
+}
+
+static const struct super_operations cmabuf_sops = {
+	.statfs = simple_statfs,
+	.evict_inode = cmabuf_evict_inode,
+};
+
+static int cmabuf_init_fs_context(struct fs_context *fc)
+{
+	struct pseudo_fs_context *ctx = init_pseudo(fc, CMABUF_FS_MAGIC);
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->ops = &cmabuf_sops;
+	return 0;
+}
+
+/* No .owner: the internal mount must not pin the module. */
+static struct file_system_type cmabuf_fs_type = {
+	.name = "cmabuf",
+	.init_fs_context = cmabuf_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+/* A new file for @buf; on success the file owns @buf. */
+static struct file *cmabuf_file_create(struct cmabuf_buf *buf)
+{
+	struct inode *inode;
+	struct file *file;
+
+	inode = new_inode(cmabuf_mnt->mnt_sb);
+	if (!inode)
+		return ERR_PTR(-ENOMEM);
+	inode->i_ino = get_next_ino();
+	inode->i_mode = S_IFREG | 0600;
+	inode->i_uid = current_fsuid();
+	inode->i_gid = current_fsgid();
+	inode->i_fop = &cmabuf_buf_fops;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	simple_inode_init_ts(inode);
+#else
+	inode->i_atime = current_time(inode);
+	inode->i_mtime = inode->i_atime;
+	inode->i_ctime = inode->i_atime;
+#endif
+	i_size_write(inode, buf->r.size);
+
+	file = alloc_file_pseudo(inode, cmabuf_mnt, "cmabuf", O_RDWR,
+				 &cmabuf_buf_fops);
+	if (IS_ERR(file)) {
+		iput(inode);
+		return file;
+	}
+	/* alloc_file_pseudo() does not take the fops' module reference. */
+	__module_get(THIS_MODULE);
+	file->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	buf->inode = inode;
+	inode->i_private = buf;
+	/* The buffer's own reference, dropped when the inode is evicted. */
+	__module_get(THIS_MODULE);
+	atomic64_inc(&cmabuf_stats.buffers);
+	return file;
+}
+
+/* ---- /dev/cmabuf -------------------------------------------------------- */
+
+static long cmabuf_ioc_alloc(struct cmabuf_alloc __user *uarg)
+{
+	struct cmabuf_alloc req;
+	struct cmabuf_buf *buf;
+	struct file *file;
+	size_t size;
+	u64 align;
+	int fd, ret;
+
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+	if ((req.flags & ~CMABUF_ALLOC_FLAGS) || req.reserved0 ||
+	    memchr_inv(req.reserved, 0, sizeof(req.reserved)))
+		return -EINVAL;
+	ret = cmabuf_check_args(req.size, req.align, req.cache, &size, &align);
+	if (ret)
+		return ret;
+
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	init_rwsem(&buf->lock);
+	atomic_set(&buf->maps, 0);
+	buf->align = align;
+	ret = cmabuf_region_alloc(&buf->r, size, align, req.cache);
+	if (ret)
+		goto err_buf;
+
+	fd = get_unused_fd_flags(req.flags & CMABUF_ALLOC_CLOEXEC ?
+				 O_CLOEXEC : 0);
+	if (fd < 0) {
+		ret = fd;
+		goto err_region;
+	}
+	file = cmabuf_file_create(buf);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		put_unused_fd(fd);
+		goto err_region;
+	}
+
+	req.size = size;
+	req.fd = fd;
+	req.phys_addr = buf->r.phys + buf->r.offset;
+	req.dma_addr = buf->r.dma + buf->r.offset;
+	if (copy_to_user(uarg, &req, sizeof(req))) {
+		put_unused_fd(fd);
+		fput(file);	/* frees buf */
+		return -EFAULT;
+	}
+	fd_install(fd, file);
+	return 0;
+
+err_region:
+	cmabuf_region_free(&buf->r);
+err_buf:
+	kfree(buf);
+	return ret;
+}
+
+static long cmabuf_dev_ioctl(struct file *file, unsigned int cmd,
+			     unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+	struct cmabuf_version ver;
+	struct cmabuf_stats st;
+
+	switch (cmd) {
+	case CMABUF_IOC_VERSION:
+		memset(&ver, 0, sizeof(ver));
+		ver.abi_version = CMABUF_ABI_VERSION;
+		ver.page_size = PAGE_SIZE;
+		ver.alloc_flags = CMABUF_ALLOC_FLAGS;
+		return copy_to_user(uarg, &ver, sizeof(ver)) ? -EFAULT : 0;
+	case CMABUF_IOC_ALLOC:
+		return cmabuf_ioc_alloc(uarg);
+	case CMABUF_IOC_STATS:
+		memset(&st, 0, sizeof(st));
+		st.buffers = atomic64_read(&cmabuf_stats.buffers);
+		st.bytes = atomic64_read(&cmabuf_stats.bytes);
+		st.allocs = atomic64_read(&cmabuf_stats.allocs);
+		st.alloc_failures = atomic64_read(&cmabuf_stats.alloc_failures);
+		st.frees = atomic64_read(&cmabuf_stats.frees);
+		st.resizes = atomic64_read(&cmabuf_stats.resizes);
+		return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations cmabuf_dev_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = cmabuf_dev_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice cmabuf_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "cmabuf",
+	.fops = &cmabuf_dev_fops,
+	.mode = 0600,
+};
+
+/* ---- the device --------------------------------------------------------- */
+
+static void cmabuf_teardown(void *data)
+{
+	struct device *dev = data;
+
+	misc_deregister(&cmabuf_misc);
+	if (cmabuf_has_region)
+		of_reserved_mem_device_release(dev);
+	cmabuf_has_region = false;
+	cmabuf_device = NULL;
+}
+
+static int cmabuf_probe(struct platform_device *pdev)
+{
+	struct device *dev = &pdev->dev;
+	int ret;
+
+	if (cmabuf_device) {
+		dev_err(dev, "%s is already served by %s\n", CMABUF_DEVICE,
+			dev_name(cmabuf_device));
+		return -EBUSY;
+	}
+	if (dma_bits < 24 || dma_bits > 64) {
+		dev_err(dev, "dma_bits=%u is not in 24..64\n", dma_bits);
+		return -EINVAL;
+	}
+	if (device_iommu_mapped(dev)) {
+		dev_err(dev, "behind an IOMMU: its buffers would have no physical address\n");
+		return -EINVAL;
+	}
+	if (!dev->dma_mask)
+		dev->dma_mask = &dev->coherent_dma_mask;
+	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(dma_bits));
+	if (ret) {
+		dev_err(dev, "cannot use a %u-bit DMA mask: %d\n", dma_bits, ret);
+		return ret;
+	}
+
+	cmabuf_cached_ok = true;
+	cmabuf_has_region = false;
+	if (dev->of_node && of_find_property(dev->of_node, "memory-region", NULL)) {
+		ret = of_reserved_mem_device_init(dev);
+		if (ret) {
+			dev_err(dev, "cannot use its memory-region: %d\n", ret);
+			return ret;
+		}
+		cmabuf_has_region = true;
+#ifdef CONFIG_DMA_CMA
+		/* A reusable pool is a CMA area; others are coherent pools. */
+		cmabuf_cached_ok = dev->cma_area != NULL;
+#else
+		cmabuf_cached_ok = false;
+#endif
+	}
+
+	cmabuf_device = dev;
+	cmabuf_misc.parent = dev;
+	ret = misc_register(&cmabuf_misc);
+	if (ret) {
+		if (cmabuf_has_region)
+			of_reserved_mem_device_release(dev);
+		cmabuf_has_region = false;
+		cmabuf_device = NULL;
+		return ret;
+	}
+	ret = devm_add_action_or_reset(dev, cmabuf_teardown, dev);
+	if (ret)
+		return ret;
+
+	dev_info(dev, "%s: %s, %u-bit DMA, %scoherent\n", CMABUF_DEVICE,
+		 cmabuf_has_region ? "memory-region" : "default CMA area",
+		 dma_bits, dev_is_dma_coherent(dev) ? "" : "non-");
+	return 0;
+}
+
+static const struct of_device_id cmabuf_of_match[] = {
+	{ .compatible = CMABUF_DT_COMPATIBLE },
+	{ }
+};
+MODULE_DEVICE_TABLE(of, cmabuf_of_match);
+
+static struct platform_driver cmabuf_driver = {
+	.probe = cmabuf_probe,
+	.driver = {
+		.name = "cmabuf",
+		.of_match_table = cmabuf_of_match,
+		/* Buffers hold the device: no unbinding under them. */
+		.suppress_bind_attrs = true,
+	},
+};
+
+static int __init cmabuf_init(void)
+{
+	struct platform_device_info info = {
+		.name = "cmabuf",
+		.id = PLATFORM_DEVID_NONE,
+		.dma_mask = DMA_BIT_MASK(64),
+	};
+	int ret;
+
+	cmabuf_mnt = kern_mount(&cmabuf_fs_type);
+	if (IS_ERR(cmabuf_mnt))
+		return PTR_ERR(cmabuf_mnt);
+
+	ret = platform_driver_register(&cmabuf_driver);
+	if (ret)
+		goto err_mnt;
+
+	/* No device tree node took it: a device of our own. */
+	if (!cmabuf_device) {
+		cmabuf_pdev = platform_device_register_full(&info);
+		if (IS_ERR(cmabuf_pdev)) {
+			ret = PTR_ERR(cmabuf_pdev);
+			cmabuf_pdev = NULL;
+			goto err_drv;
+		}
+		if (!cmabuf_device) {
+			ret = -ENODEV;
+			goto err_pdev;
+		}
+	}
+	return 0;
+
+err_pdev:
+	platform_device_unregister(cmabuf_pdev);
+	cmabuf_pdev = NULL;
+err_drv:
+	platform_driver_unregister(&cmabuf_driver);
+err_mnt:
+	kern_unmount(cmabuf_mnt);
+	return ret;
+}
+
+static void __exit cmabuf_exit(void)
+{
+	if (cmabuf_pdev)
+		platform_device_unregister(cmabuf_pdev);
+	platform_driver_unregister(&cmabuf_driver);
+	kern_unmount(cmabuf_mnt);
+}
+
+module_init(cmabuf_init);
+module_exit(cmabuf_exit);
+
+MODULE_DESCRIPTION("Physically contiguous DMA buffers as regular files");
+MODULE_AUTHOR("cmafs developers");
+MODULE_LICENSE("GPL");

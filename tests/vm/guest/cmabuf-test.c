@@ -1,0 +1,1285 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmabuf-test - runs inside the VM against /dev/cmabuf; TAP on stdout.
+ *
+ * Lines are unnumbered ("ok - [KERNEL] what") so that the streams of
+ * several kernels can be concatenated; the harness prints the plan.
+ *
+ * Usage: cmabuf-test [SEED]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cmabuf.h"
+
+#define MiB (1024ull * 1024)
+
+static char krel[128];
+static int failures;
+static long page;
+static uint64_t cma_base, cma_size;	/* from "cma: Reserved ..." */
+static uint64_t seed = 1;
+
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("# ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+}
+
+static bool ok(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("%sok - [%s] ", cond ? "" : "not ", krel);
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+	if (!cond)
+		failures++;
+	return cond;
+}
+
+static void skip(const char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("ok - [%s] ", krel);
+	vprintf(fmt, ap);
+	printf(" # SKIP %s\n", why);
+	va_end(ap);
+	fflush(stdout);
+}
+
+/* xorshift64*: reproducible from the seed printed at start */
+static uint64_t rnd(void)
+{
+	seed ^= seed >> 12;
+	seed ^= seed << 25;
+	seed ^= seed >> 27;
+	return seed * 2685821657736338717ull;
+}
+
+static uint64_t rnd_below(uint64_t n)
+{
+	return n ? rnd() % n : 0;
+}
+
+static long meminfo_kb(const char *key)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static int devfd = -1;
+static bool in_cma_probe(uint64_t phys);
+
+/*
+ * CmaFree, settled.  Freed CMA pages first go to the per-CPU free lists
+ * (as movable pages), where /proc/meminfo does not count them; a CMA
+ * allocation drains those lists.  So allocate a 2-page probe buffer (the
+ * DMA API takes single pages from the buddy allocator, two from CMA), read
+ * CmaFree, add the probe back and free it.
+ */
+static long cma_free_kb(void)
+{
+	struct cmabuf_alloc a;
+	long kb;
+
+	memset(&a, 0, sizeof(a));
+	a.size = 2 * page;
+	a.flags = CMABUF_ALLOC_CLOEXEC;
+	if (devfd < 0 || ioctl(devfd, CMABUF_IOC_ALLOC, &a) < 0)
+		return meminfo_kb("CmaFree");
+	kb = meminfo_kb("CmaFree");
+	if (in_cma_probe(a.phys_addr))
+		kb += 2 * page / 1024;
+	close(a.fd);
+	return kb;
+}
+
+static bool in_cma_probe(uint64_t phys)
+{
+	return !cma_size || (phys >= cma_base && phys < cma_base + cma_size);
+}
+
+/* The kernel log, NUL-terminated; caller frees. */
+static char *klog(void)
+{
+	int size = klogctl(10, NULL, 0);
+	char *buf;
+	int n;
+
+	if (size < 4096)
+		size = 1 << 20;
+	buf = calloc(1, size + 1);
+	if (!buf)
+		return NULL;
+	n = klogctl(3, buf, size);
+	if (n < 0)
+		n = 0;
+	buf[n] = 0;
+	return buf;
+}
+
+static size_t klog_len(void)
+{
+	char *s = klog();
+	size_t n = s ? strlen(s) : 0;
+
+	free(s);
+	return n;
+}
+
+/* Does the log (from byte @from on) hold a line containing all of a, b? */
+static bool klog_has(size_t from, const char *a, const char *b)
+{
+	char *s = klog(), *line, *save = NULL;
+	bool found = false;
+
+	if (!s)
+		return false;
+	if (from > strlen(s))
+		from = 0;	/* the ring wrapped: look at everything */
+	for (line = strtok_r(s + from, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, a) && (!b || strstr(line, b))) {
+			diag("log: %s", line);
+			found = true;
+			break;
+		}
+	free(s);
+	return found;
+}
+
+/*
+ * Is CmaFree (settled) back at @base?  Allow a few 50 ms retries: pages
+ * freed on the other CPU may still be on their way to the free lists.
+ */
+static bool cma_back_to(long base)
+{
+	long now = cma_free_kb();
+
+	for (int i = 1; now != base && i <= 10; i++) {
+		usleep(50000);
+		now = cma_free_kb();
+		diag("CmaFree %ld kB, expected %ld kB (retry %d)", now, base, i);
+	}
+	return now == base;
+}
+
+static int cb_alloc(uint64_t size, uint64_t align, uint32_t cache,
+		    struct cmabuf_alloc *out)
+{
+	struct cmabuf_alloc a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = size;
+	a.align = align;
+	a.cache = cache;
+	a.flags = CMABUF_ALLOC_CLOEXEC;
+	if (ioctl(devfd, CMABUF_IOC_ALLOC, &a) < 0)
+		return -errno;
+	if (out)
+		*out = a;
+	return a.fd;
+}
+
+static int cb_info(int fd, struct cmabuf_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return ioctl(fd, CMABUF_IOC_INFO, info) < 0 ? -errno : 0;
+}
+
+static int cb_resize(int fd, uint64_t size, uint64_t align, uint32_t cache,
+		     struct cmabuf_resize *out)
+{
+	struct cmabuf_resize r;
+
+	memset(&r, 0, sizeof(r));
+	r.size = size;
+	r.align = align;
+	r.cache = cache;
+	if (ioctl(fd, CMABUF_IOC_RESIZE, &r) < 0)
+		return -errno;
+	if (out)
+		*out = r;
+	return 0;
+}
+
+static int cb_sync(int fd, uint64_t off, uint64_t len, uint32_t dir)
+{
+	struct cmabuf_sync s = { .offset = off, .length = len, .direction = dir };
+
+	return ioctl(fd, CMABUF_IOC_SYNC, &s) < 0 ? -errno : 0;
+}
+
+static int cb_stats(struct cmabuf_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	return ioctl(devfd, CMABUF_IOC_STATS, st) < 0 ? -errno : 0;
+}
+
+/* Physical address behind @p (after touching it), or 0. */
+static uint64_t virt_to_phys(const volatile void *p)
+{
+	static int fd = -1;
+	uint64_t e;
+	uintptr_t v = (uintptr_t)p;
+
+	(void)*(const volatile char *)p;
+	if (fd < 0)
+		fd = open("/proc/self/pagemap", O_RDONLY);
+	if (pread(fd, &e, 8, (v / page) * 8) != 8)
+		return 0;
+	if (!(e & (1ull << 63)))
+		return 0;
+	return (e & ((1ull << 55) - 1)) * page + v % page;
+}
+
+static bool in_cma(uint64_t phys, uint64_t size)
+{
+	return phys >= cma_base && phys + size <= cma_base + cma_size;
+}
+
+static void fill(void *p, size_t n, uint32_t salt)
+{
+	uint32_t *w = p;
+
+	for (size_t i = 0; i < n / 4; i++)
+		w[i] = (uint32_t)i * 2654435761u ^ salt;
+}
+
+static size_t check_fill(const void *p, size_t n, uint32_t salt)
+{
+	const uint32_t *w = p;
+
+	for (size_t i = 0; i < n / 4; i++)
+		if (w[i] != ((uint32_t)i * 2654435761u ^ salt))
+			return i * 4;
+	return (size_t)-1;
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (c[i])
+			return false;
+	return true;
+}
+
+static sigjmp_buf bus_jmp;
+
+static void on_bus(int sig)
+{
+	(void)sig;
+	siglongjmp(bus_jmp, 1);
+}
+
+/* Does reading *p raise SIGBUS? */
+static bool faults(const volatile char *p)
+{
+	struct sigaction sa = { .sa_handler = on_bus }, old;
+	bool got = false;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jmp, 1))
+		got = true;
+	else
+		(void)*p;
+	sigaction(SIGBUS, &old, NULL);
+	return got;
+}
+
+static void find_cma_area(void)
+{
+	char *s = klog(), *p;
+
+	if (s && (p = strstr(s, "cma: Reserved "))) {
+		unsigned long mib = strtoul(p + 14, NULL, 10);
+		char *at = strstr(p, " at 0x");
+
+		cma_size = mib * MiB;
+		if (at)
+			cma_base = strtoull(at + 4, NULL, 16);
+	}
+	free(s);
+	if (!cma_size)
+		cma_size = (uint64_t)meminfo_kb("CmaTotal") * 1024;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void t_basics(void)
+{
+	struct cmabuf_version v;
+
+	memset(&v, 0xff, sizeof(v));
+	ok(ioctl(devfd, CMABUF_IOC_VERSION, &v) == 0 &&
+	   v.abi_version == CMABUF_ABI_VERSION && v.page_size == page &&
+	   v.alloc_flags == CMABUF_ALLOC_FLAGS && !v.reserved[0],
+	   "VERSION reports ABI %u, page size %u", v.abi_version, v.page_size);
+	ok(cma_base && cma_size == 64 * MiB,
+	   "boot log reports the CMA area: %" PRIu64 " MiB at 0x%" PRIx64,
+	   cma_size / MiB, cma_base);
+}
+
+static void t_cmafree_and_contiguity(void)
+{
+	const size_t size = 4 * MiB;
+	struct cmabuf_alloc a;
+	long base = cma_free_kb(), during, after_close;
+	int fd = cb_alloc(size, 0, CMABUF_CACHE_UNCACHED, &a);
+	bool contiguous = true;
+	struct stat st;
+	char *m;
+
+	if (!ok(fd >= 0, "ALLOC 4 MiB uncached (fd %d)", fd))
+		return;
+	during = cma_free_kb();
+	ok(base - during == (long)(size / 1024),
+	   "CmaFree drops by the size: %ld -> %ld kB", base, during);
+	ok(a.size == size && in_cma(a.phys_addr, size),
+	   "phys 0x%" PRIx64 " lies inside the CMA area", (uint64_t)a.phys_addr);
+	ok(a.dma_addr == a.phys_addr, "dma_addr equals phys_addr (no IOMMU)");
+	ok(fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == (off_t)size,
+	   "the descriptor is a regular file of the buffer's size");
+	ok(lseek(fd, 0, SEEK_END) == (off_t)size && lseek(fd, 0, SEEK_SET) == 0,
+	   "lseek SEEK_END gives the size");
+
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!ok(m != MAP_FAILED, "mmap of the buffer descriptor"))
+		return;
+	for (size_t off = 0; off < size; off += page)
+		if (virt_to_phys(m + off) != a.phys_addr + off) {
+			diag("page at +0x%zx: phys 0x%" PRIx64, off,
+			     virt_to_phys(m + off));
+			contiguous = false;
+			break;
+		}
+	ok(contiguous, "the mapping is physically contiguous from phys_addr (pagemap)");
+	ok(mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) == MAP_FAILED &&
+	   errno == EINVAL, "MAP_PRIVATE is refused with EINVAL");
+
+	close(fd);
+	after_close = cma_free_kb();
+	ok(after_close == during, "after close, the mapping still holds the memory");
+	munmap(m, size);
+	ok(cma_back_to(base), "after close and munmap CmaFree is back");
+}
+
+static void *volatile bad_addr = (void *)8;
+
+static void t_rw_mmap(void)
+{
+	const size_t size = 1 * MiB + 3 * page;
+	char *m, *b = malloc(size), *c = malloc(size);
+	int fd = cb_alloc(size - 100, 0, CMABUF_CACHE_UNCACHED, NULL);
+	struct cmabuf_info info;
+	char x;
+
+	if (!ok(fd >= 0 && cb_info(fd, &info) == 0 && info.size == size,
+		"size rounds up to the page size"))
+		return;
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ok(all_zero(m, size), "a new buffer is zero-filled");
+	fill(b, size, 0x1234);
+	ok(pwrite(fd, b, size, 0) == (ssize_t)size &&
+	   check_fill(m, size, 0x1234) == (size_t)-1,
+	   "bytes written with pwrite are seen through the mapping");
+	fill(m, size, 0xabcd);
+	ok(pread(fd, c, size, 0) == (ssize_t)size &&
+	   check_fill(c, size, 0xabcd) == (size_t)-1,
+	   "bytes stored through the mapping are read with pread");
+	ok(pread(fd, c, 100, size) == 0, "a read at the end returns 0");
+	ok(pread(fd, c, 100, size - 10) == 10, "a read across the end is shortened");
+	ok(pwrite(fd, c, 1, size) == -1 && errno == ENOSPC,
+	   "a write at the end fails with ENOSPC");
+	/* read() into a mapping of the same buffer (the lock-order case) */
+	ok(pread(fd, m + size / 2, size / 2, 0) == (ssize_t)(size / 2) &&
+	   check_fill(m + size / 2, size / 2, 0xabcd) == (size_t)-1,
+	   "pread into a mapping of the same buffer");
+	ok(pread(fd, bad_addr, 16, 0) == -1 && errno == EFAULT,
+	   "pread to a bad address fails with EFAULT");
+	/* a mapping longer than the buffer: SIGBUS past the end */
+	munmap(m, size);
+	m = mmap(NULL, size + 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ok(m != MAP_FAILED && !faults(m + size - 1) && faults(m + size),
+	   "a mapping past the end raises SIGBUS there");
+	x = m[0];
+	(void)x;
+	munmap(m, size + 2 * page);
+	close(fd);
+	free(b);
+	free(c);
+}
+
+static void t_cache_modes(void)
+{
+	static const char *const names[] = { "uncached", "cached", "writecombine" };
+
+	for (uint32_t cache = 0; cache <= 2; cache++) {
+		size_t size = 2 * MiB;
+		struct cmabuf_alloc a;
+		struct cmabuf_info info;
+		int fd = cb_alloc(size, 0, cache, &a);
+		char *m, *b = malloc(size);
+		bool good;
+
+		if (!ok(fd >= 0, "ALLOC %s", names[cache]))
+			continue;
+		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		memset(m, 0x5a, size);	/* arm64: no bus error on Normal-NC */
+		fill(m, size, cache);
+		good = cb_sync(fd, 0, 0, CMABUF_SYNC_DEVICE) == 0 &&
+		       cb_sync(fd, page, page, CMABUF_SYNC_CPU) == 0 &&
+		       fsync(fd) == 0;
+		ok(good, "%s: SYNC both ways and fsync", names[cache]);
+		ok(pread(fd, b, size, 0) == (ssize_t)size &&
+		   check_fill(b, size, cache) == (size_t)-1,
+		   "%s: mapping and read agree", names[cache]);
+		ok(cb_info(fd, &info) == 0 && info.cache == cache &&
+		   info.phys_addr == a.phys_addr && (info.flags & CMABUF_INFO_MAPPED),
+		   "%s: INFO reports the mode, address and mapping", names[cache]);
+		ok(cb_sync(fd, size, 1, CMABUF_SYNC_DEVICE) == -EINVAL &&
+		   cb_sync(fd, 0, 0, 3) == -EINVAL,
+		   "%s: SYNC past the end or in no direction: EINVAL", names[cache]);
+		munmap(m, size);
+		close(fd);
+		free(b);
+	}
+}
+
+static void t_align(void)
+{
+	static const uint64_t aligns[] = { 0, 64 * 1024, 1 * MiB, 2 * MiB, 4 * MiB, 16 * MiB };
+	long base = cma_free_kb();
+	bool all = true;
+
+	for (unsigned int i = 0; i < sizeof(aligns) / sizeof(aligns[0]); i++) {
+		for (uint64_t size = page; size <= 4 * MiB; size *= 8) {
+			struct cmabuf_alloc a;
+			struct cmabuf_info info;
+			int fd = cb_alloc(size, aligns[i], CMABUF_CACHE_UNCACHED, &a);
+			uint64_t al = aligns[i] ? aligns[i] : (uint64_t)page;
+
+			if (fd < 0 || a.phys_addr % al || cb_info(fd, &info) ||
+			    info.align != al || info.phys_addr != a.phys_addr) {
+				diag("size %" PRIu64 " align %" PRIu64 ": fd %d phys 0x%" PRIx64,
+				     size, al, fd, (uint64_t)a.phys_addr);
+				all = false;
+			}
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	ok(all, "alignments from page size to 16 MiB are honoured");
+	ok(cb_alloc(page, 3 * page, 0, NULL) == -EINVAL &&
+	   cb_alloc(page, page / 2, 0, NULL) == -EINVAL &&
+	   cb_alloc(page, 1ull << 62, 0, NULL) == -ENOSPC,
+	   "bad alignments fail with EINVAL, impossible ones with ENOSPC");
+	ok(cma_back_to(base), "CmaFree back after the alignment tests");
+}
+
+static void t_bad_args(void)
+{
+	struct cmabuf_alloc a;
+
+	ok(cb_alloc(0, 0, 0, NULL) == -EINVAL, "size 0: EINVAL");
+	ok(cb_alloc(~0ull, 0, 0, NULL) == -EINVAL, "size that overflows: EINVAL");
+	ok(cb_alloc(page, 0, 3, NULL) == -EINVAL, "unknown cache mode: EINVAL");
+	memset(&a, 0, sizeof(a));
+	a.size = page;
+	a.flags = 2;
+	ok(ioctl(devfd, CMABUF_IOC_ALLOC, &a) == -1 && errno == EINVAL,
+	   "unknown flag: EINVAL");
+	a.flags = 0;
+	a.reserved[3] = 1;
+	ok(ioctl(devfd, CMABUF_IOC_ALLOC, &a) == -1 && errno == EINVAL,
+	   "reserved field set: EINVAL");
+	ok(ioctl(devfd, _IO(CMABUF_IOC_MAGIC, 0x7f)) == -1 && errno == ENOTTY,
+	   "unknown ioctl: ENOTTY");
+}
+
+static void t_too_big(void)
+{
+	size_t from = klog_len();
+	uint64_t size = cma_size + 16 * MiB;
+	struct cmabuf_stats s0, s1;
+	long base = cma_free_kb();
+	int fd;
+
+	cb_stats(&s0);
+	fd = cb_alloc(size, 0, CMABUF_CACHE_UNCACHED, NULL);
+	cb_stats(&s1);
+	ok(fd == -ENOSPC, "an allocation larger than the area fails with ENOSPC (%d)", fd);
+	ok(s1.alloc_failures == s0.alloc_failures + 1, "STATS counts the failure");
+	ok(klog_has(from, "cmabuf: alloc failed", "req-size: "),
+	   "the failure is logged (cmabuf: alloc failed, req-size: ...)");
+	ok(cma_back_to(base), "CmaFree unchanged by the failure");
+}
+
+/*
+ * Fill the CMA area with 4 MiB buffers: the first one CMA cannot place
+ * makes cma_alloc log its failure; dma-direct then serves it from the page
+ * allocator (outside the area).
+ */
+static void t_cma_exhausted(void)
+{
+	size_t from = klog_len();
+	long base = cma_free_kb();
+	int fds[64], n = 0;
+	bool outside = false;
+	struct cmabuf_stats st;
+
+	while (n < 64) {
+		struct cmabuf_alloc a;
+		int fd = cb_alloc(4 * MiB, 0, CMABUF_CACHE_UNCACHED, &a);
+
+		if (fd < 0)
+			break;
+		fds[n++] = fd;
+		if (!in_cma(a.phys_addr, 4 * MiB)) {
+			outside = true;
+			break;
+		}
+	}
+	ok(outside, "with the area full, a 4 MiB buffer comes from outside it (%d buffers)", n);
+	ok(klog_has(from, "cma_alloc", "alloc failed"),
+	   "the kernel's cma_alloc failure line is in the log");
+	ok(cb_stats(&st) == 0 && st.buffers == (uint64_t)n &&
+	   st.bytes == (uint64_t)n * 4 * MiB,
+	   "STATS: %" PRIu64 " buffers, %" PRIu64 " bytes", st.buffers, st.bytes);
+	while (n)
+		close(fds[--n]);
+	ok(cma_back_to(base), "CmaFree back after freeing them");
+}
+
+static void t_resize(void)
+{
+	const size_t s1 = 2 * MiB, s2 = 6 * MiB, s3 = 1 * MiB;
+	struct cmabuf_alloc a;
+	struct cmabuf_resize r;
+	struct cmabuf_info info;
+	long base = cma_free_kb();
+	int fd = cb_alloc(s1, 0, CMABUF_CACHE_UNCACHED, &a), fd2;
+	char *m, *big;
+	bool moved_ok = true;
+
+	if (!ok(fd >= 0, "ALLOC for resize"))
+		return;
+	m = mmap(NULL, s1, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	big = mmap(NULL, s2, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	fill(m, s1, 77);
+	{
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		fd2 = open(path, O_RDWR);
+	}
+	ok(fd2 >= 0, "the buffer can be opened again through /proc/self/fd");
+
+	ok(cb_resize(fd, s2, 0, CMABUF_CACHE_UNCACHED, &r) == 0 && r.size == s2,
+	   "RESIZE 2 MiB -> 6 MiB");
+	ok(check_fill(m, s1, 77) == (size_t)-1, "the old mapping sees the moved data");
+	for (size_t off = 0; off < s1; off += 64 * 1024)
+		if (virt_to_phys(m + off) != r.phys_addr + off)
+			moved_ok = false;
+	ok(moved_ok, "the old mapping now maps the new region (pagemap)");
+	ok(all_zero(big + s1, s2 - s1) && check_fill(big, s1, 77) == (size_t)-1,
+	   "the grown part is zero, past the old end a mapping now works");
+	ok(cma_back_to(base - (long)(s2 / 1024)), "the old region was freed");
+	ok(cb_info(fd2, &info) == 0 && info.size == s2 && info.phys_addr == r.phys_addr,
+	   "the other descriptor of the file follows");
+	{
+		struct stat st;
+
+		ok(fstat(fd2, &st) == 0 && st.st_size == (off_t)s2, "st_size follows");
+	}
+
+	ok(cb_resize(fd, 1ull << 40, 0, 0, NULL) == -ENOSPC &&
+	   cb_info(fd, &info) == 0 && info.phys_addr == r.phys_addr &&
+	   check_fill(m, s1, 77) == (size_t)-1,
+	   "a failed RESIZE (ENOSPC) changes nothing");
+	ok(cb_resize(fd, s2, 0, CMABUF_CACHE_CACHED, NULL) == -EBUSY,
+	   "changing the cache mode while mapped: EBUSY");
+
+	ok(cb_resize(fd, s3, 0, CMABUF_CACHE_UNCACHED, &r) == 0 &&
+	   check_fill(m, s3, 77) == (size_t)-1 && faults(m + s3),
+	   "RESIZE down to 1 MiB keeps the head; past the end: SIGBUS");
+	munmap(m, s1);
+	munmap(big, s2);
+	ok(cb_resize(fd, s1, 2 * MiB, CMABUF_CACHE_CACHED, &r) == 0 &&
+	   r.phys_addr % (2 * MiB) == 0 && cb_info(fd, &info) == 0 &&
+	   info.cache == CMABUF_CACHE_CACHED,
+	   "unmapped, RESIZE may change the cache mode and alignment");
+	{
+		char *c = malloc(s3);
+
+		ok(pread(fd2, c, s3, 0) == (ssize_t)s3 &&
+		   check_fill(c, s3, 77) == (size_t)-1, "contents kept across modes");
+		free(c);
+	}
+	close(fd);
+	close(fd2);
+	ok(cma_back_to(base), "CmaFree back after the resize tests");
+}
+
+static void t_random_rounds(int rounds)
+{
+	enum { SLOTS = 8 };
+	int fds[SLOTS];
+	uint32_t salt[SLOTS];
+	long base = cma_free_kb();
+	int bad = 0, allocs = 0, resizes = 0, frees = 0, enospc = 0;
+	struct cmabuf_stats st;
+
+	for (int i = 0; i < SLOTS; i++)
+		fds[i] = -1;
+	for (int round = 0; round < rounds; round++) {
+		int i = rnd_below(SLOTS);
+		uint64_t size = (rnd_below(12 * MiB / page) + 1) * page;
+		uint64_t align = page << rnd_below(10);
+		uint32_t cache = rnd_below(3);
+		struct cmabuf_info info;
+		uint32_t v;
+
+		if (fds[i] < 0) {
+			int fd = cb_alloc(size, align, cache, NULL);
+
+			if (fd == -ENOSPC) {
+				enospc++;
+				continue;
+			}
+			if (fd < 0) {
+				bad++;
+				continue;
+			}
+			fds[i] = fd;
+			salt[i] = rnd();
+			v = salt[i];
+			pwrite(fd, &v, 4, 0);
+			allocs++;
+		} else if (rnd_below(3)) {
+			int ret = cb_resize(fds[i], size, align, cache, NULL);
+
+			if (ret == -ENOSPC) {
+				enospc++;
+				continue;
+			}
+			if (ret || cb_info(fds[i], &info) || info.size != size ||
+			    info.phys_addr % align || pread(fds[i], &v, 4, 0) != 4 ||
+			    v != salt[i]) {
+				diag("round %d: resize slot %d: %d", round, i, ret);
+				bad++;
+			}
+			resizes++;
+		} else {
+			close(fds[i]);
+			fds[i] = -1;
+			frees++;
+		}
+	}
+	for (int i = 0; i < SLOTS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	ok(!bad, "%d random rounds (%d allocs, %d resizes, %d frees, %d ENOSPC) all consistent",
+	   rounds, allocs, resizes, frees, enospc);
+	ok(cma_back_to(base) && cb_stats(&st) == 0 && st.buffers == 0 &&
+	   st.bytes == 0, "after the random rounds CmaFree is at its baseline");
+}
+
+/* Random ioctls with random contents on the device, buffers and closed fds. */
+static void t_fuzz(int count)
+{
+	static const unsigned long cmds[] = {
+		CMABUF_IOC_VERSION, CMABUF_IOC_ALLOC, CMABUF_IOC_STATS,
+		CMABUF_IOC_INFO, CMABUF_IOC_SYNC, CMABUF_IOC_RESIZE,
+	};
+	long base = cma_free_kb();
+	int buf = cb_alloc(64 * 1024, 0, 0, NULL);
+	char *bad_ptrs[] = { NULL, (char *)1, (char *)0xffff000000000000ull,
+			     (char *)-4096L };
+	unsigned char blob[256] __attribute__((aligned(16)));
+	int weird = 0, succeeded = 0, closed;
+	struct cmabuf_stats st;
+
+	closed = cb_alloc(page, 0, 0, NULL);
+	close(closed);
+	for (int i = 0; i < count; i++) {
+		unsigned long cmd;
+		int fd, ret;
+		void *arg;
+
+		switch (rnd_below(4)) {
+		case 0:
+			fd = devfd;
+			break;
+		case 1:
+		case 2:
+			fd = buf;
+			break;
+		default:
+			fd = closed;
+			break;
+		}
+		if (rnd_below(8)) {
+			cmd = cmds[rnd_below(6)];
+		} else {
+			/* a known number with a wrong size or direction, or junk */
+			cmd = rnd_below(2) ? _IOC(rnd_below(4), CMABUF_IOC_MAGIC,
+						  rnd_below(0x20), rnd_below(256))
+					   : (unsigned long)rnd();
+		}
+		for (unsigned int j = 0; j < sizeof(blob); j++)
+			blob[j] = rnd();
+		if (rnd_below(2)) {
+			/* plausible structures: small sizes, pow2 aligns, zero reserved */
+			uint64_t *q = (uint64_t *)blob;
+
+			q[0] = rnd_below(3) ? rnd_below(16 * MiB) : rnd();
+			q[1] = rnd_below(2) ? (uint64_t)page << rnd_below(12) : rnd();
+			q[2] = rnd_below(2) ? rnd_below(4) | (rnd_below(4) << 32) : rnd();
+			if (rnd_below(2))
+				memset(blob + 24, 0, sizeof(blob) - 24);
+		}
+		arg = rnd_below(10) ? (void *)blob : bad_ptrs[rnd_below(4)];
+		errno = 0;
+		ret = ioctl(fd, cmd, arg);
+		if (ret < 0) {
+			if (fd == closed && errno != EBADF)
+				weird++;
+			continue;
+		}
+		succeeded++;
+		if (fd == devfd && cmd == CMABUF_IOC_ALLOC && arg == blob) {
+			struct cmabuf_alloc *a = (void *)blob;
+
+			close(a->fd);
+		}
+	}
+	close(buf);
+	ok(!weird, "%d fuzzed ioctls (%d succeeded): only errors, EBADF on closed fds",
+	   count, succeeded);
+	ok(cma_back_to(base) && cb_stats(&st) == 0 && st.buffers == 0,
+	   "after fuzzing CmaFree is at its baseline and no buffer is left");
+}
+
+struct race {
+	int fd;
+	volatile bool stop;
+	size_t small, large;
+	int errors;
+};
+
+#define RACE_SALT 0x5eed
+
+static void *race_resizer(void *p)
+{
+	struct race *r = p;
+
+	for (int i = 0; i < 300 && !r->stop; i++) {
+		size_t size = i % 2 ? r->large : r->small;
+
+		if (cb_resize(r->fd, size, 0, CMABUF_CACHE_UNCACHED, NULL) &&
+		    errno != ENOSPC)
+			__atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+	}
+	r->stop = true;
+	return NULL;
+}
+
+static void *race_mapper(void *p)
+{
+	struct race *r = p;
+
+	while (!r->stop) {
+		char *m = mmap(NULL, r->small, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       r->fd, 0);
+
+		if (m == MAP_FAILED) {
+			__atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+			break;
+		}
+		if (check_fill(m, r->small, RACE_SALT) != (size_t)-1)
+			__atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+		fill(m, page, RACE_SALT);	/* same bytes again */
+		munmap(m, r->small);
+	}
+	return NULL;
+}
+
+static void *race_reader(void *p)
+{
+	struct race *r = p;
+	char *b = malloc(r->small);
+	struct cmabuf_info info;
+
+	while (!r->stop) {
+		if (pread(r->fd, b, r->small, 0) != (ssize_t)r->small ||
+		    check_fill(b, r->small, RACE_SALT) != (size_t)-1 ||
+		    pwrite(r->fd, b, page, 0) != page ||
+		    cb_info(r->fd, &info) || cb_sync(r->fd, 0, page, CMABUF_SYNC_DEVICE))
+			__atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+	}
+	free(b);
+	return NULL;
+}
+
+static void t_concurrency(void)
+{
+	struct race r = { .small = 256 * 1024, .large = 1 * MiB };
+	pthread_t t[4];
+	long base = cma_free_kb();
+	char *b = malloc(r.small);
+
+	r.fd = cb_alloc(r.small, 0, CMABUF_CACHE_UNCACHED, NULL);
+	fill(b, r.small, RACE_SALT);
+	pwrite(r.fd, b, r.small, 0);
+	pthread_create(&t[0], NULL, race_resizer, &r);
+	pthread_create(&t[1], NULL, race_mapper, &r);
+	pthread_create(&t[2], NULL, race_reader, &r);
+	pthread_create(&t[3], NULL, race_mapper, &r);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	ok(!r.errors, "concurrent resize, mmap, read/write, info and sync on one buffer (%d errors)",
+	   r.errors);
+	close(r.fd);
+	free(b);
+	ok(cma_back_to(base), "CmaFree back after the race");
+}
+
+/* ---- FUSE passthrough (Linux >= 6.9) ------------------------------------ */
+
+struct fuse_in_header {
+	uint32_t len, opcode;
+	uint64_t unique, nodeid;
+	uint32_t uid, gid, pid;
+	uint16_t total_extlen, padding;
+};
+
+struct fuse_out_header {
+	uint32_t len;
+	int32_t error;
+	uint64_t unique;
+};
+
+struct fuse_init_out {
+	uint32_t major, minor, max_readahead, flags;
+	uint16_t max_background, congestion_threshold;
+	uint32_t max_write, time_gran;
+	uint16_t max_pages, map_alignment;
+	uint32_t flags2, max_stack_depth;
+	uint32_t unused[6];
+};
+
+struct fuse_attr {
+	uint64_t ino, size, blocks, atime, mtime, ctime;
+	uint32_t atimensec, mtimensec, ctimensec, mode, nlink, uid, gid, rdev,
+		 blksize, flags;
+};
+
+struct fuse_entry_out {
+	uint64_t nodeid, generation, entry_valid, attr_valid;
+	uint32_t entry_valid_nsec, attr_valid_nsec;
+	struct fuse_attr attr;
+};
+
+struct fuse_attr_out {
+	uint64_t attr_valid;
+	uint32_t attr_valid_nsec, dummy;
+	struct fuse_attr attr;
+};
+
+struct fuse_open_out {
+	uint64_t fh;
+	uint32_t open_flags;
+	int32_t backing_id;
+};
+
+struct fuse_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+
+#define FUSE_LOOKUP	1
+#define FUSE_GETATTR	3
+#define FUSE_OPEN	14
+#define FUSE_RELEASE	18
+#define FUSE_FLUSH	25
+#define FUSE_INIT	26
+#define FUSE_INIT_EXT	(1u << 30)
+#define FUSE_PASSTHROUGH_FLAGS2	(1u << 5)
+#define FOPEN_PASSTHROUGH	(1u << 7)
+#define FUSE_DEV_IOC_BACKING_OPEN	_IOW(229, 1, struct fuse_backing_map)
+#define FUSE_DEV_IOC_BACKING_CLOSE	_IOW(229, 2, uint32_t)
+
+struct fuse_srv {
+	int fd;
+	int backing_id;
+	uint64_t size;
+	volatile bool stop;
+};
+
+static int fuse_reply(int fd, uint64_t unique, int error, const void *p, size_t n)
+{
+	struct fuse_out_header h = { .len = sizeof(h) + n, .error = error,
+				     .unique = unique };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, n } };
+
+	return writev(fd, iov, n ? 2 : 1) < 0 ? -errno : 0;
+}
+
+static void fuse_fill_attr(struct fuse_srv *s, uint64_t ino, struct fuse_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->nlink = 1;
+	if (ino == 1) {
+		a->mode = S_IFDIR | 0755;
+		a->nlink = 2;
+	} else {
+		a->mode = S_IFREG | 0600;
+		a->size = s->size;
+		a->blocks = s->size / 512;
+	}
+}
+
+static void *fuse_serve(void *p)
+{
+	struct fuse_srv *s = p;
+	static char buf[(1 << 17) + 4096];
+
+	while (!s->stop) {
+		ssize_t n = read(s->fd, buf, sizeof(buf));
+		struct fuse_in_header *in = (void *)buf;
+
+		if (n < (ssize_t)sizeof(*in)) {
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			break;
+		}
+		switch (in->opcode) {
+		case FUSE_LOOKUP: {
+			struct fuse_entry_out e = { .nodeid = 2 };
+
+			if (in->nodeid != 1 || strcmp(buf + sizeof(*in), "buf")) {
+				fuse_reply(s->fd, in->unique, -ENOENT, NULL, 0);
+				break;
+			}
+			fuse_fill_attr(s, 2, &e.attr);
+			fuse_reply(s->fd, in->unique, 0, &e, sizeof(e));
+			break;
+		}
+		case FUSE_GETATTR: {
+			struct fuse_attr_out a = { 0 };
+
+			fuse_fill_attr(s, in->nodeid, &a.attr);
+			fuse_reply(s->fd, in->unique, 0, &a, sizeof(a));
+			break;
+		}
+		case FUSE_OPEN: {
+			struct fuse_open_out o = { .open_flags = FOPEN_PASSTHROUGH,
+						   .backing_id = s->backing_id };
+
+			fuse_reply(s->fd, in->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_FLUSH:
+		case FUSE_RELEASE:
+			fuse_reply(s->fd, in->unique, 0, NULL, 0);
+			break;
+		case 2:		/* FORGET: no reply */
+		case 42:	/* BATCH_FORGET */
+			break;
+		default:
+			fuse_reply(s->fd, in->unique, -ENOSYS, NULL, 0);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void t_fuse_passthrough(void)
+{
+	const char *mnt = "/tmp/cmabuf-fuse";
+	struct fuse_srv s = { .size = 1 * MiB };
+	struct fuse_backing_map map = { 0 };
+	struct fuse_init_out io = { 0 };
+	static char buf[1 << 17];
+	struct fuse_in_header *in = (void *)buf;
+	struct cmabuf_alloc a;
+	unsigned int maj = 0, min = 0;
+	pthread_t th;
+	char opts[128], *c, *m;
+	int bfd, id, ffd;
+	ssize_t n;
+	struct utsname u;
+
+	uname(&u);
+	sscanf(u.release, "%u.%u", &maj, &min);
+	if (maj < 6 || (maj == 6 && min < 9)) {
+		skip("needs Linux >= 6.9", "FUSE_DEV_IOC_BACKING_OPEN accepts a buffer descriptor");
+		return;
+	}
+	bfd = cb_alloc(s.size, 0, CMABUF_CACHE_UNCACHED, &a);
+	c = malloc(s.size);
+	fill(c, s.size, 4242);
+	pwrite(bfd, c, s.size, 0);
+
+	mkdir(mnt, 0755);
+	s.fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", s.fd);
+	if (s.fd < 0 || mount("cmabuf-test", mnt, "fuse", MS_NOSUID | MS_NODEV, opts)) {
+		ok(false, "a raw FUSE mount (%s)", strerror(errno));
+		close(bfd);
+		free(c);
+		return;
+	}
+	ok(true, "a raw FUSE mount");
+	n = read(s.fd, buf, sizeof(buf));
+	if (!ok(n >= (ssize_t)sizeof(*in) && in->opcode == FUSE_INIT, "FUSE INIT received"))
+		goto out;
+	io.major = 7;
+	io.minor = 31;
+	io.max_readahead = 1 << 17;
+	io.flags = FUSE_INIT_EXT;
+	io.flags2 = FUSE_PASSTHROUGH_FLAGS2;
+	io.max_stack_depth = 1;
+	io.max_write = 1 << 17;
+	io.max_background = 16;
+	io.congestion_threshold = 12;
+	io.time_gran = 1;
+	fuse_reply(s.fd, in->unique, 0, &io, sizeof(io));
+
+	map.fd = devfd;
+	ok(ioctl(s.fd, FUSE_DEV_IOC_BACKING_OPEN, &map) < 0,
+	   "BACKING_OPEN refuses /dev/cmabuf itself (%s)", strerror(errno));
+	map.fd = bfd;
+	id = ioctl(s.fd, FUSE_DEV_IOC_BACKING_OPEN, &map);
+	if (!ok(id >= 1, "FUSE_DEV_IOC_BACKING_OPEN accepts a buffer descriptor (%s)",
+		id < 0 ? strerror(errno) : "backing id >= 1"))
+		goto out;
+	s.backing_id = id;
+	pthread_create(&th, NULL, fuse_serve, &s);
+	{
+		char path[128], *r = malloc(s.size);
+		bool same = true;
+
+		snprintf(path, sizeof(path), "%s/buf", mnt);
+		ffd = open(path, O_RDWR);
+		ok(ffd >= 0 && pread(ffd, r, s.size, 0) == (ssize_t)s.size &&
+		   check_fill(r, s.size, 4242) == (size_t)-1,
+		   "read through the passthrough file returns the buffer's bytes");
+		m = ffd >= 0 ? mmap(NULL, s.size, PROT_READ | PROT_WRITE, MAP_SHARED, ffd, 0)
+			     : MAP_FAILED;
+		if (m != MAP_FAILED) {
+			for (size_t off = 0; off < s.size; off += page)
+				if (virt_to_phys(m + off) != a.phys_addr + off)
+					same = false;
+			m[5] = 'Z';
+			munmap(m, s.size);
+		} else {
+			same = false;
+		}
+		ok(same && pread(bfd, r, 8, 0) == 8 && r[5] == 'Z',
+		   "mmap of the passthrough file maps the buffer itself");
+		if (ffd >= 0)
+			close(ffd);
+		free(r);
+	}
+	ioctl(s.fd, FUSE_DEV_IOC_BACKING_CLOSE, &s.backing_id);
+	s.stop = true;
+out:
+	umount2(mnt, MNT_DETACH);
+	close(s.fd);	/* ends the server's read() */
+	if (s.backing_id)
+		pthread_join(th, NULL);
+	close(bfd);
+	free(c);
+}
+
+/* Loaded with dma_bits=32: every buffer must end below 4 GiB. */
+static int dma32_check(void)
+{
+	int bad = 0;
+
+	devfd = open(CMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	if (devfd < 0)
+		return 1;
+	for (uint32_t cache = 0; cache <= 2; cache++) {
+		struct cmabuf_alloc a;
+		int fd = cb_alloc(4 * MiB, 0, cache, &a);
+
+		if (fd < 0 || a.dma_addr + a.size > (1ull << 32))
+			bad++;
+		if (fd >= 0)
+			close(fd);
+	}
+	close(devfd);
+	return bad != 0;
+}
+
+/*
+ * Booted with a device tree node bound to a reusable shared-dma-pool:
+ * buffers must come from that pool, not from the default area.
+ */
+static int dt_mode(void)
+{
+	char *s = klog(), *p;
+	long base;
+
+	strncat(krel, " dt", sizeof(krel) - strlen(krel) - 1);
+	devfd = open(CMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	if (!ok(devfd >= 0, "open %s (%s)", CMABUF_DEVICE, strerror(errno)))
+		return 1;
+	p = s ? strstr(s, "created CMA memory pool at 0x") : NULL;
+	if (p) {
+		char *sz = strstr(p, ", size ");
+
+		cma_base = strtoull(p + 27, NULL, 16);
+		cma_size = sz ? strtoull(sz + 7, NULL, 10) * MiB : 0;
+	}
+	free(s);
+	if (!ok(cma_base && cma_size == 32 * MiB,
+		"boot log reports the device tree pool: %" PRIu64 " MiB at 0x%" PRIx64,
+		cma_size / MiB, cma_base))
+		return 1;
+	base = cma_free_kb();
+	t_cmafree_and_contiguity();
+	t_cache_modes();
+	t_too_big();
+	t_resize();
+	ok(cma_back_to(base), "at the end CmaFree is at its baseline (%ld kB)", base);
+	close(devfd);
+	return failures ? 1 : 0;
+}
+
+static void *idle_thread(void *p)
+{
+	char stack[256 * 1024];
+
+	memset(stack, 1, sizeof(stack));
+	__asm__ volatile("" : : "r"(stack) : "memory");
+	return p;
+}
+
+/*
+ * Free CMA pages are lent to movable allocations, user memory first: pages
+ * this program touches for the first time during a test may be CMA pages,
+ * and CmaFree would then miss them.  So touch everything it will use before
+ * the first baseline and never give it back: a heap that is not trimmed,
+ * a deep stack, and thread stacks kept in glibc's cache.
+ */
+static void prefault(void)
+{
+	char stack[512 * 1024];
+	pthread_t t[4];
+	void *heap;
+
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, -1);
+	mallopt(M_TOP_PAD, 16 * 1024 * 1024);
+	heap = malloc(24 * MiB);
+	memset(heap, 1, 24 * MiB);
+	free(heap);
+	memset(stack, 1, sizeof(stack));
+	__asm__ volatile("" : : "r"(stack) : "memory");
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, idle_thread, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct utsname u;
+	struct cmabuf_stats st;
+	long base;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	page = sysconf(_SC_PAGESIZE);
+	prefault();
+	uname(&u);
+	snprintf(krel, sizeof(krel), "%s", u.release);
+	if (argc > 1 && !strcmp(argv[1], "--dma32"))
+		return dma32_check();
+	if (argc > 1 && !strcmp(argv[1], "--dt"))
+		return dt_mode();
+	if (argc > 1)
+		seed = strtoull(argv[1], NULL, 0);
+	if (!seed)
+		seed = 1;
+	diag("cmabuf-test on %s, seed %" PRIu64, krel, seed);
+
+	devfd = open(CMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	if (!ok(devfd >= 0, "open %s (%s)", CMABUF_DEVICE, strerror(errno)))
+		return 1;
+	find_cma_area();
+	base = cma_free_kb();
+	diag("CMA area 0x%" PRIx64 " + %" PRIu64 " MiB, CmaFree %ld kB", cma_base,
+	     cma_size / MiB, base);
+
+	t_basics();
+	t_cmafree_and_contiguity();
+	t_rw_mmap();
+	t_cache_modes();
+	t_align();
+	t_bad_args();
+	t_too_big();
+	t_cma_exhausted();
+	t_resize();
+	t_random_rounds(1000);
+	t_fuzz(10000);
+	t_concurrency();
+	t_fuse_passthrough();
+
+	ok(cma_back_to(base) && cb_stats(&st) == 0 && st.buffers == 0 &&
+	   st.bytes == 0, "at the end CmaFree is at its baseline (%ld kB)", base);
+	close(devfd);
+	return failures ? 1 : 0;
+}
