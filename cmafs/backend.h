@@ -41,12 +41,6 @@ struct backend;
 struct backend_ops {
 	const char *name;
 	/*
-	 * alloc and resize accept size 0: a file without memory, which keeps
-	 * its descriptor so that it can be a passthrough backing file before
-	 * it is sized.  Buffers of size 0 take nothing from the pool.
-	 */
-	bool empty_buffers;
-	/*
 	 * New zero-filled buffer of @size bytes (a page multiple) aligned to
 	 * @align bytes, in cache mode @cache, whose file is empty.  On failure
 	 * @out is untouched.
@@ -64,6 +58,11 @@ struct backend_ops {
 	/* Clean (CMAFS_SYNC_DEVICE) or invalidate (CMAFS_SYNC_CPU) a range. */
 	int (*sync)(struct backend *be, struct buffer *buf, uint64_t off,
 		    uint64_t len, unsigned int direction);
+	/*
+	 * Optional: re-read size and addresses after the buffer's file grew
+	 * the buffer by itself (a passthrough write past the end).
+	 */
+	int (*refresh)(struct backend *be, struct buffer *buf);
 	/* Give the memory back and close buf->fd. */
 	void (*release)(struct backend *be, struct buffer *buf);
 	void (*stats)(struct backend *be, struct pool_stats *st);
@@ -75,6 +74,12 @@ struct backend_ops {
 struct backend {
 	const struct backend_ops *ops;
 	uint64_t page_size;
+	/*
+	 * alloc and resize accept size 0: a file without memory, which keeps
+	 * its descriptor so that it can be a passthrough backing file before
+	 * it is sized.  Buffers of size 0 take nothing from the pool.
+	 */
+	bool empty_buffers;
 };
 
 struct sim_config {

@@ -4,7 +4,10 @@
  * that is from the kernel's CMA area through the DMA API.
  *
  * The helper does the real work (allocation, moves, cache maintenance);
- * this file translates.  Its one policy: the helper says ENOSPC for any
+ * this file translates.  Buffers are asked for with CMABUF_ALLOC_FILE, so
+ * that the helper's file behaves like the user's file (its size is
+ * st_size, a write past the end grows the buffer in the kernel) and can be
+ * a passthrough backing file from the moment the file is created.  Its one policy: the helper says ENOSPC for any
  * allocation it cannot make, and the user is told EFBIG when no free
  * state of the area could ever hold the request (larger than CmaTotal).
  */
@@ -21,6 +24,10 @@
 #include "backend.h"
 #include "cmabuf.h"
 #include "log.h"
+
+#ifndef CMABUF_ALLOC_FILE	/* TEMP until include/cmabuf.h has it */
+#define CMABUF_ALLOC_FILE (1u << 1)
+#endif
 
 struct kmod {
 	struct backend be;
@@ -67,7 +74,7 @@ static int kmod_alloc(struct backend *be, uint64_t size, uint64_t align,
 	struct kmod *k = to_kmod(be);
 	struct cmabuf_alloc a = {
 		.size = size, .align = align, .cache = cache,
-		.flags = CMABUF_ALLOC_CLOEXEC,
+		.flags = CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE,
 	};
 
 	if (ioctl(k->dev, CMABUF_IOC_ALLOC, &a) < 0)
@@ -100,6 +107,22 @@ static int kmod_resize(struct backend *be, struct buffer *buf, uint64_t size,
 	buf->phys_addr = r.phys_addr;
 	buf->dma_addr = r.dma_addr;
 	buf->cache = cache;
+	return 0;
+}
+
+static int kmod_refresh(struct backend *be, struct buffer *buf)
+{
+	struct kmod *k = to_kmod(be);
+	struct cmabuf_info info;
+
+	if (ioctl(buf->fd, CMABUF_IOC_INFO, &info) < 0)
+		return -errno;
+	pthread_mutex_lock(&k->lock);
+	k->bytes = k->bytes - buf->size + info.size;
+	pthread_mutex_unlock(&k->lock);
+	buf->size = info.size;
+	buf->phys_addr = info.phys_addr;
+	buf->dma_addr = info.dma_addr;
 	return 0;
 }
 
@@ -175,6 +198,7 @@ static const struct backend_ops kmod_ops = {
 	.name = "kmod",
 	.alloc = kmod_alloc,
 	.resize = kmod_resize,
+	.refresh = kmod_refresh,
 	.sync = kmod_sync,
 	.release = kmod_release,
 	.stats = kmod_stats,
@@ -201,6 +225,12 @@ struct backend *backend_kmod_new(const char *devpath)
 		close(dev);
 		return NULL;
 	}
+	if (!(v.alloc_flags & CMABUF_ALLOC_FILE)) {
+		log_err("%s is an older helper without file buffers: load the cmabuf.ko built with this cmafs",
+			devpath);
+		close(dev);
+		return NULL;
+	}
 	k = calloc(1, sizeof(*k));
 	if (!k) {
 		close(dev);
@@ -209,6 +239,7 @@ struct backend *backend_kmod_new(const char *devpath)
 	pthread_mutex_init(&k->lock, NULL);
 	k->be.ops = &kmod_ops;
 	k->be.page_size = v.page_size;
+	k->be.empty_buffers = true;
 	k->dev = dev;
 	return &k->be;
 }

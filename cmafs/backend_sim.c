@@ -200,7 +200,6 @@ static void sim_destroy(struct backend *be)
 
 static const struct backend_ops sim_ops = {
 	.name = "sim",
-	.empty_buffers = true,
 	.alloc = sim_alloc,
 	.resize = sim_resize,
 	.sync = sim_sync,
@@ -240,6 +239,7 @@ struct backend *backend_sim_new(const struct sim_config *cfg)
 	pthread_mutex_init(&s->lock, NULL);
 	s->be.ops = &sim_ops;
 	s->be.page_size = ps;
+	s->be.empty_buffers = true;
 	s->phys_base = cfg->phys_base;
 	return &s->be;
 }

@@ -88,8 +88,10 @@ static void count_alloc(struct fs *fs, struct node *n)
 		fs->ct.orphan_buffers++;
 }
 
-static void count_free(struct fs *fs, struct node *n)
+/* @bytes: what the buffer held, for the owner's account. */
+static void count_free(struct fs *fs, struct node *n, uint64_t bytes)
 {
+	quota_add(&fs->quota, n->uid, -(int64_t)bytes);
 	n->file.has_buf = false;
 	fs->ct.frees++;
 	fs->ct.buffers--;
@@ -125,20 +127,25 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap,
 {
 	struct file_data *f = &n->file;
 	const struct backend_ops *ops = fs->be->ops;
+	uint64_t old = capacity(n);
 	int err;
 
 	if (f->has_buf && f->buf.size == cap)
 		return 0;
+	if (cap > old && quota_exceeded(&fs->quota, n->uid, cap - old)) {
+		fs->quota.refused++;
+		return -EDQUOT;
+	}
 	fb_unmap(n);
 	if (cap == 0) {
 		/* Keep an empty file where it may be a passthrough backing. */
-		if (!f->has_file || !ops->empty_buffers) {
+		if (!f->has_file || !fs->be->empty_buffers) {
 			fb_release(fs, n);
 			return 0;
 		}
 		if (f->has_buf &&
 		    !ops->resize(fs->be, &f->buf, 0, f->align, f->cache))
-			count_free(fs, n);
+			count_free(fs, n, old);
 		return 0;
 	}
 	if (f->has_file) {
@@ -152,6 +159,8 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap,
 		if (!err)
 			count_alloc(fs, n);
 	}
+	if (!err)
+		quota_add(&fs->quota, n->uid, (int64_t)(f->buf.size - old));
 	if (err && !quiet) {
 		fs->ct.alloc_failures++;
 		log_failure(fs, cap, err);
@@ -166,7 +175,7 @@ int fb_ensure_file(struct fs *fs, struct node *n)
 {
 	if (n->file.has_file)
 		return 0;
-	if (!fs->be->ops->empty_buffers)
+	if (!fs->be->empty_buffers)
 		return -EOPNOTSUPP;
 	return new_file(fs, n, 0);
 }
@@ -198,6 +207,23 @@ void fb_refresh(struct fs *fs, struct node *n)
 	if ((uint64_t)st.st_size == f->size)
 		return;
 	f->size = (uint64_t)st.st_size;
+	if (round_pages(fs, f->size) <= capacity(n))
+		return;
+	/* kmod: the helper grew the buffer itself; learn where it is now. */
+	if (fs->be->ops->refresh) {
+		bool had = f->has_buf;
+		uint64_t old = f->buf.size;
+
+		if (!fs->be->ops->refresh(fs->be, &f->buf) && f->buf.size) {
+			if (!had)
+				count_alloc(fs, n);
+			else if (f->buf.size != old)
+				fs->ct.resizes++;
+			quota_add(&fs->quota, n->uid,
+				  (int64_t)(f->buf.size - (had ? old : 0)));
+		}
+		fb_unmap(n);
+	}
 	if (round_pages(fs, f->size) > capacity(n))
 		(void)set_capacity(fs, n, round_pages(fs, f->size), false);
 }
@@ -262,7 +288,7 @@ void fb_release(struct fs *fs, struct node *n)
 		return;
 	fb_unmap(n);
 	if (f->has_buf)
-		count_free(fs, n);
+		count_free(fs, n, f->buf.size);
 	fs->be->ops->release(fs->be, &f->buf);
 	f->has_file = false;
 	fs->buffer_fds--;

@@ -20,6 +20,7 @@
 #include <fuse_lowlevel.h>
 
 #include "backend.h"
+#include "quota.h"
 
 #define ROOT_INO  FUSE_ROOT_ID
 #define STATS_INO 2		/* the /.stats file: not a node */
@@ -109,6 +110,7 @@ struct fs {
 	uint64_t buffer_fds, max_buffer_fds;	/* one descriptor per buffer */
 	struct timespec stats_time;
 	struct counters ct;
+	struct quota quota;
 };
 
 /* namespace.c */

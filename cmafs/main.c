@@ -143,6 +143,7 @@ int main(int argc, char *argv[])
 	fs.page_size = fs.be->page_size;
 	fs.default_cache = o.cache;
 	fs.default_align = o.align ? o.align : fs.page_size;
+	fs.quota.limit = o.quota;
 	fs.owner = getuid();
 	fs.group = getgid();
 	if (ns_init(&fs, 01777)) {
@@ -151,6 +152,7 @@ int main(int argc, char *argv[])
 	}
 	ret = run(&fs, &o, &args);
 	ns_destroy(&fs);
+	quota_destroy(&fs.quota);
 	fs.be->ops->destroy(fs.be);
 	fuse_opt_free_args(&args);
 	free(o.mountpoint);

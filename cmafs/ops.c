@@ -29,7 +29,7 @@ static bool is_refusal(int err)
 	switch (err) {
 	case EPERM: case EACCES: case EBUSY: case EINVAL: case ENOTEMPTY:
 	case ENAMETOOLONG: case EOPNOTSUPP: case EEXIST: case EISDIR:
-	case ENOTDIR: case EBADF:
+	case ENOTDIR: case EBADF: case EDQUOT:
 		return true;
 	}
 	return false;

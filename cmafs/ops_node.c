@@ -229,8 +229,20 @@ static void cmafs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (to_set & FUSE_SET_ATTR_MODE)
 		n->mode = (n->mode & S_IFMT) | (attr->st_mode & 07777);
-	if (to_set & FUSE_SET_ATTR_UID)
+	if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != n->uid) {
+		/* The buffer is charged to its owner: chown moves it. */
+		uint64_t held = S_ISREG(n->mode) && n->file.has_buf ?
+				n->file.buf.size : 0;
+
+		if (held && quota_exceeded(&fs->quota, attr->st_uid, held)) {
+			fs->quota.refused++;
+			err = EDQUOT;
+			goto out;
+		}
+		quota_add(&fs->quota, n->uid, -(int64_t)held);
+		quota_add(&fs->quota, attr->st_uid, (int64_t)held);
 		n->uid = attr->st_uid;
+	}
 	if (to_set & FUSE_SET_ATTR_GID)
 		n->gid = attr->st_gid;
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW))

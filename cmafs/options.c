@@ -10,7 +10,7 @@
 
 enum {
 	KEY_BACKEND, KEY_POOL, KEY_PHYS_BASE, KEY_CACHE, KEY_ALIGN,
-	KEY_PASSTHROUGH,
+	KEY_PASSTHROUGH, KEY_QUOTA,
 };
 
 static const struct fuse_opt cmafs_opts[] = {
@@ -20,6 +20,7 @@ static const struct fuse_opt cmafs_opts[] = {
 	FUSE_OPT_KEY("cache=", KEY_CACHE),
 	FUSE_OPT_KEY("align=", KEY_ALIGN),
 	FUSE_OPT_KEY("passthrough=", KEY_PASSTHROUGH),
+	FUSE_OPT_KEY("quota=", KEY_QUOTA),
 	FUSE_OPT_END
 };
 
@@ -30,6 +31,7 @@ static const char *const expected[] = {
 	[KEY_CACHE] = "cached, uncached or writecombine",
 	[KEY_ALIGN] = "a power of two >= the page size, such as 4096 or 2M",
 	[KEY_PASSTHROUGH] = "auto, on or off",
+	[KEY_QUOTA] = "a size such as 256M",
 };
 
 static int set_option(struct cmafs_options *o, int key, const char *val)
@@ -51,6 +53,8 @@ static int set_option(struct cmafs_options *o, int key, const char *val)
 		return parse_align(val, len, page, &o->align);
 	case KEY_PASSTHROUGH:
 		return parse_tristate(val, len, &o->passthrough);
+	case KEY_QUOTA:
+		return parse_size(val, len, &o->quota);
 	}
 	return -1;
 }
@@ -133,7 +137,8 @@ void options_usage(const char *prog)
 	       "    -o phys_base=ADDR          sim: first address (0x10000000)\n"
 	       "    -o cache=MODE              cached|uncached|writecombine (uncached)\n"
 	       "    -o align=BYTES             default alignment (page size)\n"
-	       "    -o passthrough=auto|on|off zero-copy I/O and mmap (auto)\n\n",
+	       "    -o passthrough=auto|on|off zero-copy I/O and mmap (auto)\n"
+	       "    -o quota=SIZE              buffer bytes per user, root exempt (none)\n\n",
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();

@@ -16,6 +16,7 @@ struct cmafs_options {
 	uint64_t phys_base;
 	unsigned int cache;
 	uint64_t align;			/* 0: the page size */
+	uint64_t quota;			/* per user, 0: none */
 	enum tristate passthrough;
 	char *mountpoint;
 	bool foreground, debug, single_thread, help, version;

@@ -41,6 +41,7 @@ char *stats_render(struct fs *fs, size_t *len)
 		st.largest_free_bytes, fs->ct.buffers, fs->ct.orphan_buffers,
 		fs->ct.allocs, fs->ct.alloc_failures, fs->ct.frees,
 		fs->ct.resizes, fs->ct.files, fs->page_size);
+	quota_render(&fs->quota, out);
 	if (fs->be->ops->stats_extra)
 		fs->be->ops->stats_extra(fs->be, out);
 	if (fclose(out)) {
