@@ -28,44 +28,42 @@ bool log_debug_enabled(void)
 	return debug_on;
 }
 
-static void vlog(int prio, const char *fmt, va_list ap)
+static void emit(int prio, const char *line)
 {
-	if (use_syslog) {
-		vsyslog(prio, fmt, ap);
-		return;
-	}
-	/* One fprintf per line so concurrent threads never interleave. */
-	char line[1024];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "cmafs: %s\n", line);
+	if (use_syslog)
+		syslog(prio, "%s", line);
+	else
+		fprintf(stderr, "cmafs: %s\n", line);	/* one write per line */
 }
+
+/*
+ * Formats where the va_list is started, so it is never passed around.
+ * clang-tidy 14 still reports the va_list as uninitialized here (its
+ * valist checker misreads glibc's va_start): hence the NOLINTs below.
+ */
+#define LOG_AT(prio)						\
+	do {							\
+		char line[1024];				\
+		va_list ap;					\
+								\
+		va_start(ap, fmt);				\
+		vsnprintf(line, sizeof(line), fmt, ap);		\
+		va_end(ap);					\
+		emit(prio, line);				\
+	} while (0)
 
 void log_err(const char *fmt, ...)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_ERR, fmt, ap);
-	va_end(ap);
+	LOG_AT(LOG_ERR); // NOLINT(clang-analyzer-valist.Uninitialized)
 }
 
 void log_info(const char *fmt, ...)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_INFO, fmt, ap);
-	va_end(ap);
+	LOG_AT(LOG_INFO); // NOLINT(clang-analyzer-valist.Uninitialized)
 }
 
 void log_debug(const char *fmt, ...)
 {
-	va_list ap;
-
-	if (!debug_on)
-		return;
-	va_start(ap, fmt);
-	vlog(LOG_DEBUG, fmt, ap);
-	va_end(ap);
+	if (debug_on)
+		LOG_AT(LOG_DEBUG); // NOLINT(clang-analyzer-valist.Uninitialized)
 }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Static checks of the daemon, as TAP: cppcheck and clang-tidy, no warnings.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+flags=(-std=c11 -D_GNU_SOURCE -DFUSE_USE_VERSION=35 -DCMAFS_VERSION=\"lint\"
+       -Iinclude -Icmafs $(pkg-config --cflags fuse3))
+n=0 rc=0
+report() { # status description output
+	n=$((n + 1))
+	if [[ $1 == 0 ]]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		sed 's/^/# /' <<<"$3" | head -n 40
+		rc=1
+	fi
+}
+out=$(cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
+	--enable=warning,style,performance,portability \
+	--suppress=unusedStructMember:cmafs/passthrough.c \
+	-Iinclude -Icmafs cmafs/*.c 2>&1)
+report $? "cppcheck: no warnings in cmafs/" "$out"
+out=$(clang-tidy -quiet cmafs/*.c -- "${flags[@]}" 2>&1 |
+	grep -E 'warning|error' | grep -vE '^[0-9]+ warnings? (and [0-9]+ errors? )?generated')
+[[ -z $out ]]
+report $? "clang-tidy: no warnings in cmafs/" "$out"
+echo "1..$n"
+exit $rc
