@@ -25,9 +25,6 @@
 #include "cmabuf.h"
 #include "log.h"
 
-#ifndef CMABUF_ALLOC_FILE	/* TEMP until include/cmabuf.h has it */
-#define CMABUF_ALLOC_FILE (1u << 1)
-#endif
 
 struct kmod {
 	struct backend be;
