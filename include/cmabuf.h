@@ -10,6 +10,22 @@
  * freed when the last descriptor is closed and the last mapping is gone.
  * The descriptor can be used as a FUSE passthrough backing file.
  *
+ * Buffers allocated with CMABUF_ALLOC_FILE ("file buffers") behave as
+ * regular files of their own size instead: the file's size (st_size) is a
+ * logical size from 0 to the capacity (the memory allocated, a page multiple,
+ * which INFO and RESIZE report as size), starting at 0.  Such a buffer may
+ * have no memory at all (capacity 0, phys_addr and dma_addr 0).  read stops at
+ * the file's size; write past it extends the file; a write past the capacity
+ * first grows the buffer in place of the same file (as RESIZE, to twice the
+ * capacity when that can be allocated, else to exactly the end of the write
+ * rounded up to the page size); ftruncate sets the size, growing the buffer
+ * to exactly the new size (rounded up) when it is beyond the capacity and
+ * never shrinking it, and zeroes what a shrink cuts off; mmap gives SIGBUS
+ * past the page holding the end of the file.  This is what a FUSE passthrough
+ * backing file must be: the kernel bounds passthrough reads by the backing
+ * file's size and sends writes past it straight to the backing file.  The
+ * flag is new in the same ABI version 1: check VERSION's alloc_flags.
+ *
  * Every call returns 0 (ALLOC: the new descriptor is in the structure) or -1
  * with errno set.  All structures have fixed-width fields; reserved fields
  * and unknown flag bits must be zero (else EINVAL) so that they can be given
@@ -19,7 +35,8 @@
  *
  * Device ioctls (on an open /dev/cmabuf):
  *   CMABUF_IOC_VERSION  never fails (but EFAULT).
- *   CMABUF_IOC_ALLOC    EINVAL  size 0, size or alignment overflow when
+ *   CMABUF_IOC_ALLOC    EINVAL  size 0 (without CMABUF_ALLOC_FILE), size
+ *                               or alignment overflow when
  *                               rounded, alignment not a power of two or
  *                               below the page size, unknown cache mode,
  *                               unknown flag, reserved field not zero
@@ -45,7 +62,9 @@
  *   CMABUF_IOC_INFO     never fails (but EFAULT).
  *   CMABUF_IOC_SYNC     EINVAL  unknown direction, reserved field not zero,
  *                               offset + length beyond the buffer
- *   CMABUF_IOC_RESIZE   EINVAL  as for ALLOC
+ *   CMABUF_IOC_RESIZE   EINVAL  as for ALLOC (size 0 is valid for file
+ *                               buffers: it frees the memory, keeps the
+ *                               file and cuts its size to 0)
  *                       ENOSPC  as for ALLOC; the buffer is unchanged
  *                       EBUSY   a change of cache mode while the buffer is
  *                               mapped
@@ -55,6 +74,14 @@
  * end fails with ENOSPC; transfers that cross the end are shortened.
  * mmap: EINVAL for MAP_PRIVATE; pages past the end of the buffer give
  * SIGBUS when touched (as for a truncated file).
+ * For file buffers, "the end" is the file's size: a read at or past it
+ * returns 0 and one across it is shortened; a write extends the file, and
+ * when the buffer must grow and cannot, it writes what fits below the
+ * capacity and returns that count, or fails with ENOSPC (nothing changed)
+ * when nothing fits; ftruncate beyond the capacity fails with ENOSPC when
+ * the memory cannot be allocated, and nothing changes; growth by write or
+ * ftruncate moves the memory as RESIZE does (INFO tells the new address and
+ * capacity; descriptors and mappings follow).
  *
  * Placement: the DMA API serves single-page buffers from the page allocator
  * and larger ones from CMA; when CMA cannot place a buffer of up to the page
@@ -100,11 +127,13 @@ struct cmabuf_version {
 
 /* cmabuf_alloc.flags */
 #define CMABUF_ALLOC_CLOEXEC	(1u << 0)	/* FD_CLOEXEC on the new descriptor */
-#define CMABUF_ALLOC_FLAGS	CMABUF_ALLOC_CLOEXEC
+#define CMABUF_ALLOC_FILE	(1u << 1)	/* a file buffer (see above) */
+#define CMABUF_ALLOC_FLAGS	(CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE)
 
 /* CMABUF_IOC_ALLOC */
 struct cmabuf_alloc {
-	__u64 size;		/* in: bytes (> 0); out: rounded up to the page size */
+	__u64 size;		/* in: bytes (> 0, or 0 for a file buffer);
+				 * out: rounded up to the page size */
 	__u64 align;		/* in: 0 = page size, else power of two >= page size */
 	__u32 cache;		/* in: CMABUF_CACHE_* */
 	__u32 flags;		/* in: CMABUF_ALLOC_* */
@@ -128,12 +157,13 @@ struct cmabuf_stats {
 
 /* cmabuf_info.flags */
 #define CMABUF_INFO_MAPPED	(1u << 0)	/* some process maps the buffer */
+#define CMABUF_INFO_FILE	(1u << 1)	/* made with CMABUF_ALLOC_FILE */
 
 /* CMABUF_IOC_INFO */
 struct cmabuf_info {
 	__u64 phys_addr;	/* start as the CPU sees it */
 	__u64 dma_addr;		/* start as the device sees it */
-	__u64 size;		/* bytes, a page multiple */
+	__u64 size;		/* bytes allocated (capacity), a page multiple */
 	__u64 align;		/* alignment asked for at the last alloc/resize */
 	__u32 cache;		/* CMABUF_CACHE_* */
 	__u32 flags;		/* CMABUF_INFO_* */
@@ -153,10 +183,12 @@ struct cmabuf_sync {
  * bytes in cache mode @cache, keeping the first min(old, new) bytes (the rest
  * is zero).  The descriptor stays the same file: other descriptors and
  * mappings of it follow (mappings fault onto the new memory).  On failure
- * nothing changes.
+ * nothing changes.  A file buffer's size is cut to the new capacity if it
+ * was larger, else kept.
  */
 struct cmabuf_resize {
-	__u64 size;		/* in: bytes (> 0); out: rounded up */
+	__u64 size;		/* in: bytes (> 0, or 0 for a file buffer);
+				 * out: rounded up */
 	__u64 align;		/* in: as in cmabuf_alloc */
 	__u32 cache;		/* in: CMABUF_CACHE_* */
 	__u32 flags;		/* in: zero (none defined yet) */
