@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,9 @@ static int run(struct fs *fs, const struct cmafs_options *o,
 		goto out_unmount;
 	}
 	ret = fuse_session_loop(fs->se);
+	/* libfuse reports the signal that ended the loop: that is success. */
+	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+		ret = 0;
 	deferred_stop();
 	if (pt == PT_ON && !pt_active())
 		ret = 1;

@@ -37,6 +37,13 @@ void fill_entry(struct fs *fs, struct node *n, struct fuse_entry_param *e)
 	memset(e, 0, sizeof(*e));
 	e->ino = n->ino;
 	e->generation = n->generation;
+	/*
+	 * Under passthrough the kernel knows the size better than we do,
+	 * and it believes every attribute we send: a stale size here would
+	 * cut the file.  So every reply with attributes refreshes first.
+	 */
+	if (S_ISREG(n->mode))
+		fb_refresh(fs, n);
 	ns_fill_stat(fs, n, &e->attr);
 	e->attr_timeout = ENTRY_TIMEOUT;
 	e->entry_timeout = ENTRY_TIMEOUT;
@@ -212,6 +219,8 @@ static void cmafs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		err = ENOENT;
 		goto out;
 	}
+	if (S_ISREG(n->mode))
+		fb_refresh(fs, n);
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (S_ISDIR(n->mode)) {
 			err = EISDIR;
@@ -270,6 +279,8 @@ out:
 			      "truncate" : "setattr", err);
 		return;
 	}
+	if (S_ISREG(n->mode))
+		fb_refresh(fs, n);
 	ns_fill_stat(fs, n, &st);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_attr(req, &st, ENTRY_TIMEOUT);

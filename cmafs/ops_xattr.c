@@ -95,6 +95,8 @@ int cma_sync(struct fs *fs, fuse_ino_t ino, uint64_t off, uint64_t len,
 		return -EINVAL;
 	pthread_mutex_lock(&fs->lock);
 	n = regular(fs, ino, &err);
+	if (n)
+		fb_refresh(fs, n);	/* a passthrough write may have sized it */
 	if (n && !n->file.has_buf)
 		err = -ENODATA;
 	if (n && !err && (off > n->file.buf.size ||
