@@ -120,7 +120,8 @@ static int sim_resize(struct backend *be, struct buffer *buf, uint64_t size,
 		if (!fstat(buf->fd, &st) && (uint64_t)st.st_size > size)
 			(void)!ftruncate(buf->fd, (off_t)size);
 	} else if (pages && align > be->page_size &&
-		   (sb->first % (align / be->page_size))) {
+		   ((s->phys_base / be->page_size + sb->first) %
+		    (align / be->page_size))) {
 		/* Same size, new alignment asked: a real move is needed. */
 		pthread_mutex_lock(&s->lock);
 		err = cma_area_alloc(s->area, pages, align / be->page_size,
@@ -236,6 +237,7 @@ struct backend *backend_sim_new(const struct sim_config *cfg)
 		log_err("cannot allocate the simulated area");
 		return NULL;
 	}
+	cma_area_set_base(s->area, cfg->phys_base / ps);
 	pthread_mutex_init(&s->lock, NULL);
 	s->be.ops = &sim_ops;
 	s->be.page_size = ps;

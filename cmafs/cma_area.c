@@ -33,6 +33,7 @@ struct cma_area {
 	uint64_t nspare;
 	uint64_t pages;
 	uint64_t free_pages;
+	uint64_t base;		/* page number of page 0: alignment is absolute */
 	uint64_t live;		/* runs handed out */
 	uint64_t nodes;		/* in the tree plus spare */
 	uint32_t seed;
@@ -145,11 +146,15 @@ static struct ext *find(struct ext *t, uint64_t key)
 	return t;
 }
 
-static int fits(const struct ext *e, uint64_t pages, uint64_t align,
-		uint64_t *pos)
+static int fits(const struct ext *e, uint64_t base, uint64_t pages,
+		uint64_t align, uint64_t *pos)
 {
-	/* Padding is measured inside the run, so nothing here can overflow. */
-	uint64_t pad = (align - (e->start & (align - 1))) & (align - 1);
+	/*
+	 * Aligned in the address space, not in the area (cma_alloc's bitmap
+	 * offset).  Padding is measured inside the run: it cannot overflow.
+	 */
+	uint64_t pad = (align - ((base + e->start) & (align - 1))) &
+		       (align - 1);
 
 	if (pad >= e->len || e->len - pad < pages)
 		return 0;
@@ -157,15 +162,15 @@ static int fits(const struct ext *e, uint64_t pages, uint64_t align,
 	return 1;
 }
 
-static struct ext *first_fit(struct ext *t, uint64_t pages, uint64_t align,
-			     uint64_t *pos)
+static struct ext *first_fit(struct ext *t, uint64_t base, uint64_t pages,
+			     uint64_t align, uint64_t *pos)
 {
 	while (t && t->max >= pages) {
-		struct ext *hit = first_fit(t->l, pages, align, pos);
+		struct ext *hit = first_fit(t->l, base, pages, align, pos);
 
 		if (hit)
 			return hit;
-		if (fits(t, pages, align, pos))
+		if (fits(t, base, pages, align, pos))
 			return t;
 		t = t->r;
 	}
@@ -367,7 +372,7 @@ int cma_area_alloc(struct cma_area *a, uint64_t pages, uint64_t align,
 
 	if (err)
 		return err;
-	e = first_fit(a->root, pages, align, &pos);
+	e = first_fit(a->root, a->base, pages, align, &pos);
 	if (!e)
 		return -ENOSPC;
 	err = reserve(a);
@@ -408,7 +413,7 @@ int cma_area_resize(struct cma_area *a, uint64_t first, uint64_t old_pages,
 		return 0;
 	}
 
-	e = first_fit(a->root, new_pages, align, &pos);
+	e = first_fit(a->root, a->base, new_pages, align, &pos);
 	if (!e)
 		return -ENOSPC;
 	take(a, e, pos, new_pages);
@@ -425,6 +430,11 @@ void cma_area_free(struct cma_area *a, uint64_t first, uint64_t pages)
 	release(a, first, pages);
 	if (a->live)
 		a->live--;
+}
+
+void cma_area_set_base(struct cma_area *a, uint64_t base)
+{
+	a->base = base;
 }
 
 uint64_t cma_area_pages(const struct cma_area *a)

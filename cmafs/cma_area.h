@@ -41,6 +41,12 @@ int cma_area_resize(struct cma_area *a, uint64_t first, uint64_t old_pages,
 /* Release a run that cma_area_alloc() or cma_area_resize() handed out. */
 void cma_area_free(struct cma_area *a, uint64_t first, uint64_t pages);
 
+/*
+ * The page number of the area's first page in the address space (default
+ * 0): alignment is of addresses, as in the kernel, not of area offsets.
+ */
+void cma_area_set_base(struct cma_area *a, uint64_t base);
+
 uint64_t cma_area_pages(const struct cma_area *a);
 uint64_t cma_area_free_pages(const struct cma_area *a);
 uint64_t cma_area_largest_free(const struct cma_area *a);

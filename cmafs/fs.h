@@ -80,6 +80,15 @@ struct node {
 	};
 };
 
+/*
+ * Everything an open (file or directory) allocates starts with this, so
+ * that what the kernel never released (we were stopped) is freed at exit.
+ */
+struct opened {
+	struct opened *prev, *next;
+	void (*free)(struct opened *o);
+};
+
 struct counters {
 	uint64_t allocs, frees, resizes, alloc_failures;
 	uint64_t buffers, orphan_buffers, files;
@@ -111,6 +120,7 @@ struct fs {
 	struct timespec stats_time;
 	struct counters ct;
 	struct quota quota;
+	struct opened open_list;	/* circular; fs.lock */
 };
 
 /* namespace.c */
@@ -131,6 +141,9 @@ void ns_touch(struct timespec *ts);
 /* "/dir/name" of @n (or of @name in @n when given), for log lines. */
 void ns_path(struct fs *fs, const struct node *n, const char *name,
 	     char *buf, size_t len);
+
+void ns_track(struct fs *fs, struct opened *o, void (*fn)(struct opened *));
+void ns_untrack(struct opened *o);
 
 /* file_buffer.c */
 int fb_truncate(struct fs *fs, struct node *n, uint64_t size);

@@ -28,8 +28,15 @@ bool log_debug_enabled(void)
 	return debug_on;
 }
 
-static void emit(int prio, const char *line)
+static void emit(int prio, char *line)
 {
+	/*
+	 * File names and option values are the user's: a newline in one must
+	 * not forge a second log line (say, a fake "alloc failed").
+	 */
+	for (char *p = line; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (use_syslog)
 		syslog(prio, "%s", line);
 	else

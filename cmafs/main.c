@@ -116,48 +116,55 @@ out_destroy:
 	return ret ? 1 : 0;
 }
 
+static int start(struct fs *fs, struct cmafs_options *o,
+		 struct fuse_args *args, const char *prog)
+{
+	int ret;
+
+	if (o->help) {
+		options_usage(prog);
+		return 0;
+	}
+	if (o->version) {
+		printf("cmafs %s, libfuse %s\n", CMAFS_VERSION,
+		       fuse_pkgversion());
+		return 0;
+	}
+	log_init(true, o->debug);
+	fs->max_buffer_fds = raise_nofile();
+	pthread_mutex_init(&fs->lock, NULL);
+	fs->be = open_backend(o);
+	if (!fs->be)
+		return 1;
+	fs->page_size = fs->be->page_size;
+	fs->default_cache = o->cache;
+	fs->default_align = o->align ? o->align : fs->page_size;
+	fs->quota.limit = o->quota;
+	fs->owner = getuid();
+	fs->group = getgid();
+	if (ns_init(fs, 01777)) {
+		log_err("out of memory");
+		ret = 1;
+	} else {
+		ret = run(fs, o, args);
+	}
+	ns_destroy(fs);
+	quota_destroy(&fs->quota);
+	fs->be->ops->destroy(fs->be);
+	return ret;
+}
+
 int main(int argc, char *argv[])
 {
 	struct cmafs_options o;
 	struct fuse_args args;
 	struct fs fs;
-	int ret;
+	int ret = 1;
 
 	log_init(true, false);
-	if (options_parse(argc, argv, &o, &args)) {
-		fuse_opt_free_args(&args);
-		return 1;
-	}
-	if (o.help) {
-		options_usage(argv[0]);
-		return 0;
-	}
-	if (o.version) {
-		printf("cmafs %s, libfuse %s\n", CMAFS_VERSION,
-		       fuse_pkgversion());
-		return 0;
-	}
-	log_init(true, o.debug);
 	memset(&fs, 0, sizeof(fs));
-	fs.max_buffer_fds = raise_nofile();
-	pthread_mutex_init(&fs.lock, NULL);
-	fs.be = open_backend(&o);
-	if (!fs.be)
-		return 1;
-	fs.page_size = fs.be->page_size;
-	fs.default_cache = o.cache;
-	fs.default_align = o.align ? o.align : fs.page_size;
-	fs.quota.limit = o.quota;
-	fs.owner = getuid();
-	fs.group = getgid();
-	if (ns_init(&fs, 01777)) {
-		log_err("out of memory");
-		return 1;
-	}
-	ret = run(&fs, &o, &args);
-	ns_destroy(&fs);
-	quota_destroy(&fs.quota);
-	fs.be->ops->destroy(fs.be);
+	if (!options_parse(argc, argv, &o, &args))
+		ret = start(&fs, &o, &args, argv[0]);
 	fuse_opt_free_args(&args);
 	free(o.mountpoint);
 	return ret;

@@ -346,10 +346,26 @@ void ns_fill_stat(struct fs *fs, const struct node *n, struct stat *st)
 	st->st_ctim = n->ctime;
 }
 
+void ns_track(struct fs *fs, struct opened *o, void (*fn)(struct opened *))
+{
+	o->free = fn;
+	o->next = fs->open_list.next;
+	o->prev = &fs->open_list;
+	o->next->prev = o;
+	fs->open_list.next = o;
+}
+
+void ns_untrack(struct opened *o)
+{
+	o->prev->next = o->next;
+	o->next->prev = o->prev;
+}
+
 int ns_init(struct fs *fs, mode_t root_mode)
 {
 	struct node *root;
 
+	fs->open_list.next = fs->open_list.prev = &fs->open_list;
 	fs->nodes_cap = 1024;
 	fs->nodes = calloc(fs->nodes_cap, sizeof(*fs->nodes));
 	fs->free_inos = calloc(fs->nodes_cap, sizeof(*fs->free_inos));
@@ -368,6 +384,12 @@ int ns_init(struct fs *fs, mode_t root_mode)
 
 void ns_destroy(struct fs *fs)
 {
+	while (fs->open_list.next && fs->open_list.next != &fs->open_list) {
+		struct opened *o = fs->open_list.next;
+
+		ns_untrack(o);
+		o->free(o);
+	}
 	for (fuse_ino_t i = 0; i < fs->next_ino; i++) {
 		struct node *n = fs->nodes[i];
 

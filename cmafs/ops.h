@@ -7,10 +7,15 @@
 
 /* What an open file handle (fi->fh) points at. */
 struct handle {
+	struct opened link;	/* first: freed at exit if never released */
 	struct node *node;	/* NULL for /.stats */
 	char *stats;		/* /.stats: the snapshot taken at open */
 	size_t stats_len;
 };
+
+/* Allocate a handle and track it; with fs.lock held. */
+struct handle *handle_new(struct fs *fs);
+void handle_free(struct opened *o);
 
 void ops_node_init(struct fuse_lowlevel_ops *ops);
 void ops_file_init(struct fuse_lowlevel_ops *ops);

@@ -22,6 +22,23 @@
 #include "deferred.h"
 #include "passthrough.h"
 
+void handle_free(struct opened *o)
+{
+	struct handle *h = (struct handle *)o;
+
+	free(h->stats);
+	free(h);
+}
+
+struct handle *handle_new(struct fs *fs)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (h)
+		ns_track(fs, &h->link, handle_free);
+	return h;
+}
+
 static struct handle *handle_of(struct fuse_file_info *fi)
 {
 	return (struct handle *)(uintptr_t)fi->fh;
@@ -69,17 +86,15 @@ static int open_node(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 		return -EISDIR;
 	if (!S_ISREG(n->mode))
 		return -EINVAL;	/* the kernel opens special files itself */
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
 	if (fi->flags & O_TRUNC) {
 		int err = fb_truncate(fs, n, 0);
 
-		if (err) {
-			free(h);
+		if (err)
 			return err;
-		}
 	}
+	h = handle_new(fs);
+	if (!h)
+		return -ENOMEM;
 	h->node = n;
 	n->opens++;
 	*backing_id = passthrough_id(fs, n);
@@ -103,16 +118,18 @@ static void open_stats(fuse_req_t req, struct fs *fs,
 		reply_refusal(req, STATS_INO, NULL, "open for writing", EACCES);
 		return;
 	}
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
 	pthread_mutex_lock(&fs->lock);
-	h->stats = stats_render(fs, &h->stats_len);
+	h = handle_new(fs);
+	if (h) {
+		h->stats = stats_render(fs, &h->stats_len);
+		if (!h->stats) {
+			ns_untrack(&h->link);
+			free(h);
+			h = NULL;
+		}
+	}
 	pthread_mutex_unlock(&fs->lock);
-	if (!h->stats) {
-		free(h);
+	if (!h) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -184,19 +201,17 @@ static void cmafs_release(fuse_req_t req, fuse_ino_t ino,
 	struct node *n = h->node;
 	bool trimmed = false;
 
-	if (n) {
-		pthread_mutex_lock(&fs->lock);
-		if (--n->opens == 0) {
-			fb_unmap(n);
-			passthrough_put(fs, n);
-			fb_refresh(fs, n);
-			trimmed = fb_trim(fs, n);
-			ns_maybe_free(fs, n);
-		}
-		pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_lock(&fs->lock);
+	if (n && --n->opens == 0) {
+		fb_unmap(n);
+		passthrough_put(fs, n);
+		fb_refresh(fs, n);
+		trimmed = fb_trim(fs, n);
+		ns_maybe_free(fs, n);
 	}
-	free(h->stats);
-	free(h);
+	ns_untrack(&h->link);
+	pthread_mutex_unlock(&fs->lock);
+	handle_free(&h->link);
 	fuse_reply_err(req, 0);
 	/*
 	 * st_blocks shrank behind the kernel's attribute cache.  Attributes

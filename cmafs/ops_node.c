@@ -492,6 +492,7 @@ static void cmafs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 /* A directory listing taken at opendir: POSIX lets later changes show or not. */
 struct dir_snapshot {
+	struct opened link;	/* first: freed at exit if never released */
 	size_t count;
 	struct {
 		fuse_ino_t ino;
@@ -499,6 +500,15 @@ struct dir_snapshot {
 		char *name;
 	} ent[];
 };
+
+static void snapshot_free(struct opened *o)
+{
+	struct dir_snapshot *s = (struct dir_snapshot *)o;
+
+	for (size_t i = 0; i < s->count; i++)
+		free(s->ent[i].name);
+	free(s);
+}
 
 static void cmafs_opendir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
@@ -536,6 +546,7 @@ static void cmafs_opendir(fuse_req_t req, fuse_ino_t ino,
 	for (i = 0; i < s->count; i++)
 		if (!s->ent[i].name)
 			goto nomem;
+	ns_track(fs, &s->link, snapshot_free);
 	pthread_mutex_unlock(&fs->lock);
 	s->ent[0].type = s->ent[1].type = S_IFDIR;
 	fi->fh = (uintptr_t)s;
@@ -581,11 +592,13 @@ static void cmafs_releasedir(fuse_req_t req, fuse_ino_t ino,
 			     struct fuse_file_info *fi)
 {
 	struct dir_snapshot *s = (struct dir_snapshot *)(uintptr_t)fi->fh;
+	struct fs *fs = req_fs(req);
 
 	(void)ino;
-	for (size_t i = 0; i < s->count; i++)
-		free(s->ent[i].name);
-	free(s);
+	pthread_mutex_lock(&fs->lock);
+	ns_untrack(&s->link);
+	pthread_mutex_unlock(&fs->lock);
+	snapshot_free(&s->link);
 	fuse_reply_err(req, 0);
 }
 

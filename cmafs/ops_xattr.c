@@ -242,6 +242,10 @@ static void cmafs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		reply_refusal(req, ino, NULL, op, EOPNOTSUPP);
 		return;
 	}
+	if (!name[5]) {		/* "user." alone names nothing, as on tmpfs */
+		reply_refusal(req, ino, NULL, op, EINVAL);
+		return;
+	}
 	pthread_mutex_lock(&fs->lock);
 	n = ns_node(fs, ino);
 	err = n ? user_set(n, name, value, size, flags) : -ENOENT;

@@ -98,6 +98,19 @@ static void test_alignment(void)
 	a = cma_area_new(10);
 	is_int(place(a, 10, HUGE_ALIGN), 0, "align above the area fits at 0");
 	cma_area_destroy(a);
+
+	/* Alignment is of addresses: an area starting at page 3. */
+	a = cma_area_new(64);
+	cma_area_set_base(a, 3);
+	got[0] = place(a, 1, 4);	/* page 4 = area page 1 */
+	got[1] = place(a, 2, 8);	/* page 8 = area page 5 */
+	got[2] = place(a, 1, 1);	/* area page 0 */
+	ok(got[0] == 1 && got[1] == 5 && got[2] == 0,
+	   "with base 3, aligned positions are absolute (%lld %lld %lld)",
+	   got[0], got[1], got[2]);
+	is_int(place(a, 1, HUGE_ALIGN), -ENOSPC,
+	       "align 2^63 with a base: no position qualifies");
+	cma_area_destroy(a);
 }
 
 static void test_exhaustion(void)
