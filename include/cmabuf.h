@@ -151,7 +151,8 @@ struct cmabuf_stats {
 	__u64 allocs;		/* successful allocations, resizes included */
 	__u64 alloc_failures;	/* failed allocations, resizes included */
 	__u64 frees;		/* memory regions given back */
-	__u64 resizes;		/* successful resizes */
+	__u64 resizes;		/* successful resizes, file buffers' growth
+				 * by write or ftruncate included */
 	__u64 reserved[6];	/* zero */
 };
 

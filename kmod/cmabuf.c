@@ -9,13 +9,28 @@
  * in include/cmabuf.h.
  *
  * Locking: each buffer has a rw_semaphore.  Read/write, page faults, sync and
- * info take it shared; resize takes it exclusive.  The lock order is
- * mmap_lock (or the VMA lock) -> buf->lock -> i_mmap_rwsem: faults arrive
- * with the mmap lock held, and resize calls unmap_mapping_range() under
- * buf->lock.  read/write never touch user memory with a page fault pending
+ * info take it shared; whatever replaces the memory or shrinks the file takes
+ * it exclusive.  The memory (buf->r) changes only with both the inode lock
+ * and buf->lock (exclusive) held, so either lock keeps it stable; i_size
+ * changes under the inode lock, and under buf->lock too when it shrinks, so
+ * that no read or fault under buf->lock sees bytes being cut off.  The lock
+ * order is inode lock -> mmap_lock (or the VMA lock) -> buf->lock ->
+ * i_mmap_rwsem: writes to a CMABUF_ALLOC_FILE buffer fault user pages in
+ * under the inode lock as any file system does, faults arrive with the mmap
+ * lock held, and a resize calls unmap_mapping_range() under buf->lock.
+ * read/write never touch user memory with a page fault pending
  * under buf->lock: they copy with page faults disabled and fault the user
  * pages in after dropping the lock (the user buffer may be a mapping of the
  * very same cmabuf buffer).
+ *
+ * Sizes: a buffer's capacity is the size of its memory (buf->r.size, a page
+ * multiple).  The file's i_size is the capacity, except for buffers made with
+ * CMABUF_ALLOC_FILE ("file buffers"), whose i_size is a logical size from 0
+ * to the capacity that reads, writes, truncate and mappings honour as in any
+ * regular file; writes and truncate grow their memory when the capacity is
+ * short.  The bytes of a file buffer past i_size are zero, except possibly
+ * in the last page (a mapping can store there): they are zeroed before the
+ * file grows over them.
  *
  * Mappings: mmap does not call dma_mmap_attrs().  For dma-direct (the only
  * case here: the device is refused when it sits behind an IOMMU),
@@ -106,6 +121,7 @@ struct cmabuf_buf {
 	struct cmabuf_region r;
 	u64 align;
 	atomic_t maps;			/* VMAs mapping the buffer */
+	bool file;			/* CMABUF_ALLOC_FILE: i_size is logical */
 	struct inode *inode;
 };
 
@@ -142,7 +158,8 @@ static pgprot_t cmabuf_pgprot(u32 cache, pgprot_t prot)
 	return pgprot_dmacoherent(prot);
 }
 
-static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache)
+static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache,
+			      bool quiet)
 {
 	struct device *dev = cmabuf_device;
 	gfp_t gfp = GFP_KERNEL;
@@ -150,9 +167,10 @@ static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache)
 	/*
 	 * When CMA fails, dma-direct falls back to the page allocator, which
 	 * warns about orders it can never serve.  Below that order keep the
-	 * warnings on, so that CMA logs why it failed.
+	 * warnings on, so that CMA logs why it failed, unless this is an
+	 * attempt with a fallback.
 	 */
-	if (get_order(size) > CMABUF_MAX_ORDER)
+	if (quiet || get_order(size) > CMABUF_MAX_ORDER)
 		gfp |= __GFP_NOWARN;
 
 	memset(r, 0, sizeof(*r));
@@ -188,18 +206,28 @@ static void cmabuf_free_exact(struct cmabuf_region *r)
 			       cmabuf_attrs(r->cache));
 }
 
-/* A region of @size bytes whose physical address is a multiple of @align. */
-static int cmabuf_region_alloc(struct cmabuf_region *r, size_t size,
-			       u64 align, u32 cache)
+/*
+ * A region of @size bytes (a page multiple) whose physical address is a
+ * multiple of @align; size 0 is a region without memory.  A @quiet failure
+ * (an attempt with a fallback) is neither logged nor counted.
+ */
+static int cmabuf_region_alloc(struct cmabuf_region *r, u64 size, u64 align,
+			       u32 cache, bool quiet)
 {
+	u64 ram = (u64)totalram_pages() << PAGE_SHIFT;
 	size_t bigger;
 	int ret;
 
-	if (size > ((u64)totalram_pages() << PAGE_SHIFT)) {
+	if (!size) {
+		memset(r, 0, sizeof(*r));
+		r->cache = cache;
+		return 0;
+	}
+	if (size > ram || size > (SIZE_MAX & PAGE_MASK)) {
 		ret = -ENOSPC;
 		goto fail;
 	}
-	ret = cmabuf_alloc_exact(r, size, cache);
+	ret = cmabuf_alloc_exact(r, size, cache, quiet);
 	if (ret)
 		goto fail;
 	if (IS_ALIGNED(r->phys, align))
@@ -207,12 +235,12 @@ static int cmabuf_region_alloc(struct cmabuf_region *r, size_t size,
 
 	/* Rare: CMA aligns to min(size, CMA_ALIGNMENT); over-allocate. */
 	cmabuf_free_exact(r);
-	if (check_add_overflow(size, (size_t)(align - PAGE_SIZE), &bigger) ||
-	    bigger > ((u64)totalram_pages() << PAGE_SHIFT)) {
+	if (check_add_overflow((size_t)size, (size_t)(align - PAGE_SIZE),
+			       &bigger) || bigger > ram) {
 		ret = -ENOSPC;
 		goto fail;
 	}
-	ret = cmabuf_alloc_exact(r, bigger, cache);
+	ret = cmabuf_alloc_exact(r, bigger, cache, quiet);
 	if (ret)
 		goto fail;
 	r->offset = ALIGN(r->phys, align) - r->phys;
@@ -222,8 +250,10 @@ done:
 	atomic64_add(r->alloc_size, &cmabuf_stats.bytes);
 	return 0;
 fail:
+	if (quiet)
+		return ret;
 	atomic64_inc(&cmabuf_stats.alloc_failures);
-	pr_err_ratelimited("alloc failed, req-size: %zu pages, align: %llu, cache: %s, ret: %d\n",
+	pr_err_ratelimited("alloc failed, req-size: %llu pages, align: %llu, cache: %s, ret: %d\n",
 			   size >> PAGE_SHIFT, align, cmabuf_cache_names[cache],
 			   ret);
 	return ret;
@@ -231,6 +261,8 @@ fail:
 
 static void cmabuf_region_free(struct cmabuf_region *r)
 {
+	if (!r->alloc_size)
+		return;
 	cmabuf_free_exact(r);
 	atomic64_inc(&cmabuf_stats.frees);
 	atomic64_sub(r->alloc_size, &cmabuf_stats.bytes);
@@ -241,13 +273,16 @@ static void *cmabuf_vaddr(struct cmabuf_buf *buf)
 	return buf->r.vaddr + buf->r.offset;
 }
 
-/* Checks and rounds the arguments of ALLOC and RESIZE. */
-static int cmabuf_check_args(u64 size, u64 align, u32 cache, size_t *psize,
-			     u64 *palign)
+/*
+ * Checks and rounds the arguments of ALLOC and RESIZE; size 0 is valid for
+ * file buffers (@file).
+ */
+static int cmabuf_check_args(u64 size, u64 align, u32 cache, bool file,
+			     size_t *psize, u64 *palign)
 {
 	if (cache > CMABUF_CACHE_WRITECOMBINE)
 		return -EINVAL;
-	if (!size || size > (SIZE_MAX & PAGE_MASK))
+	if ((!size && !file) || size > (SIZE_MAX & PAGE_MASK))
 		return -EINVAL;
 	if (!align)
 		align = PAGE_SIZE;
@@ -268,34 +303,55 @@ static struct cmabuf_buf *cmabuf_buf_of(struct file *file)
 
 /* ---- the buffer file ---------------------------------------------------- */
 
-static ssize_t cmabuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
+/* Where reads stop: i_size, at most the capacity.  Under buf->lock. */
+static u64 cmabuf_read_end(struct cmabuf_buf *buf)
 {
-	struct cmabuf_buf *buf = cmabuf_buf_of(iocb->ki_filp);
+	if (!buf->file)
+		return buf->r.size;
+	return min_t(u64, i_size_read(buf->inode), buf->r.size);
+}
+
+/*
+ * Copy between the buffer and @iter from iocb->ki_pos on, up to the end of
+ * the file (read) or of the memory (write), in chunks under buf->lock.
+ */
+static ssize_t cmabuf_copy(struct cmabuf_buf *buf, struct kiocb *iocb,
+			   struct iov_iter *iter, bool write)
+{
 	loff_t pos = iocb->ki_pos;
 	ssize_t done = 0;
 	int err = 0;
 
 	if (pos < 0)
 		return -EINVAL;
-	while (iov_iter_count(to)) {
-		size_t n, copied;
+	while (iov_iter_count(iter)) {
+		size_t n, copied, left;
+		u64 end;
 
 		down_read(&buf->lock);
-		if (pos >= buf->r.size) {
+		end = write ? buf->r.size : cmabuf_read_end(buf);
+		if (pos >= end) {
 			up_read(&buf->lock);
+			if (write && !done)
+				err = -ENOSPC;
 			break;
 		}
-		n = min_t(size_t, iov_iter_count(to), buf->r.size - pos);
+		n = min_t(u64, iov_iter_count(iter), end - pos);
 		n = min_t(size_t, n, CMABUF_COPY_CHUNK);
 		pagefault_disable();
-		copied = copy_to_iter(cmabuf_vaddr(buf) + pos, n, to);
+		if (write)
+			copied = copy_from_iter(cmabuf_vaddr(buf) + pos, n, iter);
+		else
+			copied = copy_to_iter(cmabuf_vaddr(buf) + pos, n, iter);
 		pagefault_enable();
 		up_read(&buf->lock);
 
 		pos += copied;
 		done += copied;
-		if (copied < n && (!user_backed_iter(to) ||
-		    fault_in_iov_iter_writeable(to, n - copied) == n - copied)) {
+		left = n - copied;
+		if (left && (!user_backed_iter(iter) ||
+			     (write ? fault_in_iov_iter_readable(iter, left) :
+				      fault_in_iov_iter_writeable(iter, left)) == left)) {
 			err = -EFAULT;
 			break;
 		}
@@ -307,52 +363,206 @@ static ssize_t cmabuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	}
 	iocb->ki_pos = pos;
 	return done ? done : err;
+}
+
+static ssize_t cmabuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	return cmabuf_copy(cmabuf_buf_of(iocb->ki_filp), iocb, to, false);
+}
+
+/*
+ * Put @nr (of the same cache mode, or unmapped) in place of the buffer's
+ * memory, keeping the first min(old, new) bytes, and free the old memory.
+ * Called with the inode lock held.  Fails (freeing @nr) with -EBUSY for a
+ * change of cache mode while the buffer is mapped.
+ */
+static int cmabuf_replace(struct cmabuf_buf *buf, struct cmabuf_region *nr,
+			  u64 align)
+{
+	struct inode *inode = buf->inode;
+	struct cmabuf_region old;
+	size_t keep;
+
+	down_write(&buf->lock);
+	if (nr->cache != buf->r.cache && atomic_read(&buf->maps)) {
+		up_write(&buf->lock);
+		cmabuf_region_free(nr);
+		return -EBUSY;
+	}
+	/*
+	 * Zap the mappings before copying: from here on every access through
+	 * them faults and waits for buf->lock, then maps the new region.
+	 */
+	unmap_mapping_range(inode->i_mapping, 0, 0, 1);
+	keep = min(nr->size, buf->r.size);
+	if (keep)
+		memcpy(nr->vaddr + nr->offset, cmabuf_vaddr(buf), keep);
+	if (nr->size && nr->cache == CMABUF_CACHE_CACHED)
+		dma_sync_single_for_device(cmabuf_device, nr->dma + nr->offset,
+					   nr->size, DMA_BIDIRECTIONAL);
+	old = buf->r;
+	buf->r = *nr;
+	buf->align = align;
+	if (!buf->file)
+		i_size_write(inode, nr->size);
+	else if (i_size_read(inode) > nr->size)
+		i_size_write(inode, nr->size);
+	up_write(&buf->lock);
+
+	cmabuf_region_free(&old);
+	atomic64_inc(&cmabuf_stats.resizes);
+	return 0;
+}
+
+/* Give a file buffer @size bytes of memory.  With the inode lock held. */
+static int cmabuf_grow(struct cmabuf_buf *buf, u64 size, bool quiet)
+{
+	struct cmabuf_region nr;
+	int ret;
+
+	ret = cmabuf_region_alloc(&nr, size, buf->align, buf->r.cache, quiet);
+	if (ret)
+		return ret;
+	return cmabuf_replace(buf, &nr, buf->align);
+}
+
+/*
+ * Room for a write up to @end: twice the capacity when that can be had (so
+ * that appending S bytes copies O(S) in all), else exactly enough.
+ */
+static int cmabuf_grow_for_write(struct cmabuf_buf *buf, u64 end)
+{
+	u64 need = round_up(end, PAGE_SIZE), cap = buf->r.size;
+
+	if (cap && 2 * cap > need && !cmabuf_grow(buf, 2 * cap, true))
+		return 0;
+	return cmabuf_grow(buf, need, false);
+}
+
+/*
+ * Zero what lies past the end of a file buffer in its last page (a mapping
+ * may have stored there) before the file grows over it.  With the inode
+ * lock held.
+ */
+static void cmabuf_zero_eof_page(struct cmabuf_buf *buf)
+{
+	u64 size = i_size_read(buf->inode);
+	u64 end = min_t(u64, round_up(size, PAGE_SIZE), buf->r.size);
+
+	if (end > size)
+		memset(cmabuf_vaddr(buf) + size, 0, end - size);
+}
+
+static ssize_t cmabuf_file_write(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	struct cmabuf_buf *buf = inode->i_private;
+	ssize_t ret;
+	u64 end;
+
+	inode_lock(inode);
+	/* O_APPEND, RLIMIT_FSIZE, s_maxbytes (so pos + count cannot wrap) */
+	ret = generic_write_checks(iocb, from);
+	if (ret <= 0)
+		goto out;
+	end = iocb->ki_pos + ret;
+	if (end > buf->r.size && cmabuf_grow_for_write(buf, end)) {
+		/* No room for all of it: write what fits. */
+		if (iocb->ki_pos >= buf->r.size) {
+			ret = -ENOSPC;
+			goto out;
+		}
+		iov_iter_truncate(from, buf->r.size - iocb->ki_pos);
+		end = buf->r.size;
+	}
+	ret = file_update_time(file);
+	if (ret)
+		goto out;
+	if (end > i_size_read(inode))
+		cmabuf_zero_eof_page(buf);
+	ret = cmabuf_copy(buf, iocb, from, true);
+	if (iocb->ki_pos > i_size_read(inode))
+		i_size_write(inode, iocb->ki_pos);
+out:
+	inode_unlock(inode);
+	return ret;
 }
 
 static ssize_t cmabuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct cmabuf_buf *buf = cmabuf_buf_of(iocb->ki_filp);
-	loff_t pos = iocb->ki_pos;
-	ssize_t done = 0;
-	int err = 0;
 
+	if (buf->file)
+		return cmabuf_file_write(iocb, from);
 	if (iocb->ki_flags & IOCB_APPEND)
-		pos = i_size_read(file_inode(iocb->ki_filp));
-	if (pos < 0)
-		return -EINVAL;
-	while (iov_iter_count(from)) {
-		size_t n, copied;
-
-		down_read(&buf->lock);
-		if (pos >= buf->r.size) {
-			up_read(&buf->lock);
-			if (!done)
-				err = -ENOSPC;
-			break;
-		}
-		n = min_t(size_t, iov_iter_count(from), buf->r.size - pos);
-		n = min_t(size_t, n, CMABUF_COPY_CHUNK);
-		pagefault_disable();
-		copied = copy_from_iter(cmabuf_vaddr(buf) + pos, n, from);
-		pagefault_enable();
-		up_read(&buf->lock);
-
-		pos += copied;
-		done += copied;
-		if (copied < n && (!user_backed_iter(from) ||
-		    fault_in_iov_iter_readable(from, n - copied) == n - copied)) {
-			err = -EFAULT;
-			break;
-		}
-		if (fatal_signal_pending(current)) {
-			err = -EINTR;
-			break;
-		}
-		cond_resched();
-	}
-	iocb->ki_pos = pos;
-	return done ? done : err;
+		iocb->ki_pos = i_size_read(file_inode(iocb->ki_filp));
+	return cmabuf_copy(buf, iocb, from, true);
 }
+
+/*
+ * truncate of a file buffer: within the capacity only i_size changes (what
+ * a shrink cuts off is zeroed, so that a later grow reads zeros); beyond it
+ * the memory grows to exactly the new size first.  With the inode lock held.
+ */
+static int cmabuf_file_set_size(struct cmabuf_buf *buf, loff_t size)
+{
+	struct inode *inode = buf->inode;
+	loff_t old = i_size_read(inode);
+	int ret;
+
+	if (size > buf->r.size) {
+		ret = cmabuf_grow(buf, round_up((u64)size, PAGE_SIZE), false);
+		if (ret)
+			return ret;
+	}
+	if (size > old) {
+		cmabuf_zero_eof_page(buf);
+		i_size_write(inode, size);
+	} else if (size < old) {
+		/* As truncate_pagecache(): no access past the new end. */
+		down_write(&buf->lock);
+		i_size_write(inode, size);
+		unmap_mapping_range(inode->i_mapping,
+				    round_up((u64)size, PAGE_SIZE), 0, 1);
+		memset(cmabuf_vaddr(buf) + size, 0, old - size);
+		up_write(&buf->lock);
+	}
+	return 0;
+}
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define CMABUF_IDMAP	struct mnt_idmap
+#else
+#define CMABUF_IDMAP	struct user_namespace
+#endif
+
+static int cmabuf_setattr(CMABUF_IDMAP *idmap, struct dentry *dentry,
+			  struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+	struct cmabuf_buf *buf = inode->i_private;
+	int ret;
+
+	/* Other buffers keep the plain behaviour: i_size is just a number. */
+	if (!buf->file)
+		return simple_setattr(idmap, dentry, attr);
+	ret = setattr_prepare(idmap, dentry, attr);
+	if (ret)
+		return ret;
+	if (attr->ia_valid & ATTR_SIZE) {
+		ret = cmabuf_file_set_size(buf, attr->ia_size);
+		if (ret)
+			return ret;
+	}
+	setattr_copy(idmap, inode, attr);
+	mark_inode_dirty(inode);
+	return 0;
+}
+
+static const struct inode_operations cmabuf_buf_iops = {
+	.setattr = cmabuf_setattr,
+};
 
 /* Called with buf->lock held. */
 static int cmabuf_sync_locked(struct cmabuf_buf *buf, u64 off, u64 len,
@@ -430,7 +640,7 @@ static vm_fault_t cmabuf_vm_fault(struct vm_fault *vmf)
 	int i;
 
 	down_read(&buf->lock);
-	npages = buf->r.size >> PAGE_SHIFT;
+	npages = DIV_ROUND_UP(cmabuf_read_end(buf), PAGE_SIZE);
 	if (pgoff >= npages) {
 		up_read(&buf->lock);
 		return VM_FAULT_SIGBUS;
@@ -459,8 +669,12 @@ static int cmabuf_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct cmabuf_buf *buf = cmabuf_buf_of(file);
 
-	/* Private (copy-on-write) mappings of DMA memory make no sense. */
-	if (!(vma->vm_flags & VM_SHARED))
+	/*
+	 * Private (copy-on-write) mappings of DMA memory make no sense.  Test
+	 * VM_MAYSHARE: a MAP_SHARED mapping of a read-only descriptor has no
+	 * VM_SHARED.
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 
 	down_read(&buf->lock);
@@ -488,13 +702,16 @@ static void cmabuf_fill_info(struct cmabuf_buf *buf, struct cmabuf_info *info)
 	info->cache = buf->r.cache;
 	if (atomic_read(&buf->maps))
 		info->flags |= CMABUF_INFO_MAPPED;
+	if (buf->file)
+		info->flags |= CMABUF_INFO_FILE;
 }
 
 static long cmabuf_ioc_resize(struct cmabuf_buf *buf,
 			      struct cmabuf_resize __user *uarg)
 {
-	struct cmabuf_region nr, old;
+	struct inode *inode = buf->inode;
 	struct cmabuf_resize req;
+	struct cmabuf_region nr;
 	size_t size;
 	u64 align;
 	int ret;
@@ -503,38 +720,20 @@ static long cmabuf_ioc_resize(struct cmabuf_buf *buf,
 		return -EFAULT;
 	if (req.flags || memchr_inv(req.reserved, 0, sizeof(req.reserved)))
 		return -EINVAL;
-	ret = cmabuf_check_args(req.size, req.align, req.cache, &size, &align);
+	ret = cmabuf_check_args(req.size, req.align, req.cache, buf->file,
+				&size, &align);
 	if (ret)
 		return ret;
 
-	/* Allocate outside the lock: CMA may migrate pages for a while. */
-	ret = cmabuf_region_alloc(&nr, size, align, req.cache);
+	/* Allocate outside the locks: CMA may migrate pages for a while. */
+	ret = cmabuf_region_alloc(&nr, size, align, req.cache, false);
 	if (ret)
 		return ret;
-
-	down_write(&buf->lock);
-	if (nr.cache != buf->r.cache && atomic_read(&buf->maps)) {
-		up_write(&buf->lock);
-		cmabuf_region_free(&nr);
-		return -EBUSY;
-	}
-	/*
-	 * Zap the mappings before copying: from here on every access through
-	 * them faults and waits for buf->lock, then maps the new region.
-	 */
-	unmap_mapping_range(buf->inode->i_mapping, 0, 0, 1);
-	memcpy(nr.vaddr + nr.offset, cmabuf_vaddr(buf), min(nr.size, buf->r.size));
-	if (nr.cache == CMABUF_CACHE_CACHED)
-		dma_sync_single_for_device(cmabuf_device, nr.dma + nr.offset,
-					   nr.size, DMA_BIDIRECTIONAL);
-	old = buf->r;
-	buf->r = nr;
-	buf->align = align;
-	i_size_write(buf->inode, nr.size);
-	up_write(&buf->lock);
-
-	cmabuf_region_free(&old);
-	atomic64_inc(&cmabuf_stats.resizes);
+	inode_lock(inode);
+	ret = cmabuf_replace(buf, &nr, align);
+	inode_unlock(inode);
+	if (ret)
+		return ret;
 
 	req.size = nr.size;
 	req.phys_addr = nr.phys + nr.offset;
@@ -650,6 +849,7 @@ static struct file *cmabuf_file_create(struct cmabuf_buf *buf)
 	inode->i_mode = S_IFREG | 0600;
 	inode->i_uid = current_fsuid();
 	inode->i_gid = current_fsgid();
+	inode->i_op = &cmabuf_buf_iops;
 	inode->i_fop = &cmabuf_buf_fops;
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 	simple_inode_init_ts(inode);
@@ -658,7 +858,7 @@ static struct file *cmabuf_file_create(struct cmabuf_buf *buf)
 	inode->i_mtime = inode->i_atime;
 	inode->i_ctime = inode->i_atime;
 #endif
-	i_size_write(inode, buf->r.size);
+	i_size_write(inode, buf->file ? 0 : buf->r.size);
 
 	file = alloc_file_pseudo(inode, cmabuf_mnt, "cmabuf", O_RDWR,
 				 &cmabuf_buf_fops);
@@ -693,7 +893,8 @@ static long cmabuf_ioc_alloc(struct cmabuf_alloc __user *uarg)
 	if ((req.flags & ~CMABUF_ALLOC_FLAGS) || req.reserved0 ||
 	    memchr_inv(req.reserved, 0, sizeof(req.reserved)))
 		return -EINVAL;
-	ret = cmabuf_check_args(req.size, req.align, req.cache, &size, &align);
+	ret = cmabuf_check_args(req.size, req.align, req.cache,
+				req.flags & CMABUF_ALLOC_FILE, &size, &align);
 	if (ret)
 		return ret;
 
@@ -703,7 +904,8 @@ static long cmabuf_ioc_alloc(struct cmabuf_alloc __user *uarg)
 	init_rwsem(&buf->lock);
 	atomic_set(&buf->maps, 0);
 	buf->align = align;
-	ret = cmabuf_region_alloc(&buf->r, size, align, req.cache);
+	buf->file = req.flags & CMABUF_ALLOC_FILE;
+	ret = cmabuf_region_alloc(&buf->r, size, align, req.cache, false);
 	if (ret)
 		goto err_buf;
 

@@ -403,6 +403,25 @@ static void t_cmafree_and_contiguity(void)
 	ok(contiguous, "the mapping is physically contiguous from phys_addr (pagemap)");
 	ok(mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) == MAP_FAILED &&
 	   errno == EINVAL, "MAP_PRIVATE is refused with EINVAL");
+	{
+		char path[64];
+		int rfd;
+		char *r;
+
+		m[page + 3] = 'R';
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		rfd = open(path, O_RDONLY);
+		r = rfd >= 0 ? mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, rfd, 0)
+			     : MAP_FAILED;
+		ok(r != MAP_FAILED && r[page + 3] == 'R' &&
+		   virt_to_phys(r + page) == a.phys_addr + page &&
+		   mmap(NULL, page, PROT_READ, MAP_PRIVATE, rfd, 0) == MAP_FAILED,
+		   "a read-only descriptor maps MAP_SHARED (PROT_READ), not MAP_PRIVATE");
+		if (r != MAP_FAILED)
+			munmap(r, 2 * page);
+		if (rfd >= 0)
+			close(rfd);
+	}
 
 	close(fd);
 	after_close = cma_free_kb();
@@ -533,7 +552,7 @@ static void t_bad_args(void)
 	ok(cb_alloc(page, 0, 3, NULL) == -EINVAL, "unknown cache mode: EINVAL");
 	memset(&a, 0, sizeof(a));
 	a.size = page;
-	a.flags = 2;
+	a.flags = ~CMABUF_ALLOC_FLAGS;
 	ok(ioctl(devfd, CMABUF_IOC_ALLOC, &a) == -1 && errno == EINVAL,
 	   "unknown flag: EINVAL");
 	a.flags = 0;
@@ -666,6 +685,238 @@ static void t_resize(void)
 	close(fd);
 	close(fd2);
 	ok(cma_back_to(base), "CmaFree back after the resize tests");
+}
+
+/* ---- CMABUF_ALLOC_FILE: the file's size is its own ------------------------ */
+
+static int cb_alloc_file(uint64_t size, struct cmabuf_alloc *out)
+{
+	struct cmabuf_alloc a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = size;
+	a.flags = CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE;
+	if (ioctl(devfd, CMABUF_IOC_ALLOC, &a) < 0)
+		return -errno;
+	if (out)
+		*out = a;
+	return a.fd;
+}
+
+static off_t fsize(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? -1 : st.st_size;
+}
+
+static uint64_t capacity(int fd)
+{
+	struct cmabuf_info info;
+
+	return cb_info(fd, &info) ? ~0ull : info.size;
+}
+
+static void t_file_basics(void)
+{
+	const size_t cap = 1 * MiB;
+	long base = cma_free_kb();
+	struct cmabuf_alloc a, z;
+	struct cmabuf_info info;
+	char *b = malloc(cap), *c = malloc(cap);
+	int fd = cb_alloc_file(cap, &a), zfd;
+	uint64_t phys;
+
+	if (!ok(fd >= 0, "ALLOC with CMABUF_ALLOC_FILE (fd %d)", fd))
+		return;
+	ok(fsize(fd) == 0 && lseek(fd, 0, SEEK_END) == 0 && pread(fd, b, 16, 0) == 0,
+	   "a file buffer starts empty: st_size 0, SEEK_END 0, read returns 0");
+	ok(cb_info(fd, &info) == 0 && info.size == cap &&
+	   (info.flags & CMABUF_INFO_FILE) && info.phys_addr == a.phys_addr &&
+	   in_cma(a.phys_addr, cap),
+	   "INFO reports the capacity (1 MiB) and CMABUF_INFO_FILE");
+	ok(base - cma_free_kb() == (long)(cap / 1024),
+	   "CmaFree drops by the capacity");
+	zfd = cb_alloc_file(0, &z);
+	ok(zfd >= 0 && z.size == 0 && z.phys_addr == 0 && z.dma_addr == 0 &&
+	   capacity(zfd) == 0 && fsize(zfd) == 0 &&
+	   base - cma_free_kb() == (long)(cap / 1024),
+	   "ALLOC size 0 with CMABUF_ALLOC_FILE: capacity 0, phys 0, no memory");
+	ok(zfd >= 0 && pread(zfd, b, 16, 0) == 0 && lseek(zfd, 0, SEEK_END) == 0 &&
+	   fsync(zfd) == 0 && cb_sync(zfd, 0, 0, CMABUF_SYNC_DEVICE) == 0,
+	   "capacity 0: read 0, SEEK_END 0, fsync and SYNC succeed");
+	if (zfd >= 0)
+		close(zfd);
+	ok(cb_alloc(0, 0, 0, NULL) == -EINVAL, "size 0 without the flag is still EINVAL");
+
+	ok(ftruncate(fd, 300000) == 0 && fsize(fd) == 300000 &&
+	   capacity(fd) == cap && cb_info(fd, &info) == 0 &&
+	   info.phys_addr == a.phys_addr && lseek(fd, 0, SEEK_END) == 300000,
+	   "ftruncate within the capacity sets st_size and SEEK_END, keeps phys");
+	ok(pread(fd, b, cap, 0) == 300000 && all_zero(b, 300000),
+	   "a read returns exactly st_size bytes, zeros");
+	fill(b, cap, 11);
+	ok(pwrite(fd, b, 1000, 400000) == 1000 && fsize(fd) == 401000 &&
+	   pread(fd, c, cap, 0) == 401000 && all_zero(c, 400000) &&
+	   !memcmp(c + 400000, b, 1000),
+	   "a write past the end extends st_size; the gap reads zeros");
+	ok(pwrite(fd, b, cap, 0) == (ssize_t)cap && fsize(fd) == (off_t)cap &&
+	   capacity(fd) == cap && pwrite(fd, b, 0, cap) == 0,
+	   "a write up to the capacity does not grow the buffer");
+
+	phys = a.phys_addr;
+	ok(ftruncate(fd, 3 * MiB / 2 + 100) == 0 &&
+	   capacity(fd) == 3 * MiB / 2 + page && fsize(fd) == 3 * MiB / 2 + 100 &&
+	   cb_info(fd, &info) == 0 && info.phys_addr != phys,
+	   "ftruncate beyond the capacity grows it to exactly the size (rounded)");
+	{
+		char *d = malloc(2 * MiB);
+
+		ok(pread(fd, d, 2 * MiB, 0) == 3 * MiB / 2 + 100 &&
+		   check_fill(d, cap, 11) == (size_t)-1 &&
+		   all_zero(d + cap, MiB / 2 + 100),
+		   "... and keeps the contents; the grown part reads zeros");
+		free(d);
+	}
+	ok(base - cma_free_kb() == (long)((3 * MiB / 2 + page) / 1024),
+	   "CmaFree follows (the old memory was freed)");
+	ok(ftruncate(fd, 1 << 30) == -1 && errno == ENOSPC &&
+	   fsize(fd) == 3 * MiB / 2 + 100 && capacity(fd) == 3 * MiB / 2 + page,
+	   "ftruncate the area cannot hold: ENOSPC, nothing changed");
+	ok(ftruncate(fd, 0) == 0 && fsize(fd) == 0 &&
+	   capacity(fd) == 3 * MiB / 2 + page,
+	   "ftruncate to 0 keeps the memory");
+	close(fd);
+	ok(cma_back_to(base), "CmaFree back after close");
+	free(b);
+	free(c);
+}
+
+static void t_file_growth(void)
+{
+	const size_t chunk = 256 * 1024, total = 5 * MiB;
+	long base = cma_free_kb();
+	struct cmabuf_stats s0, s1;
+	char *b = malloc(total), *c = malloc(total), *anon;
+	int fd = cb_alloc_file(1 * MiB, NULL);
+	uint64_t caps[8];
+	int ncaps = 0;
+	bool good = true;
+
+	if (!ok(fd >= 0, "ALLOC a 1 MiB file buffer"))
+		return;
+	fill(b, total, 99);
+	caps[ncaps++] = capacity(fd);
+	for (size_t off = 0; off < total; off += chunk) {
+		if (write(fd, b + off, chunk) != (ssize_t)chunk) {
+			diag("append at %zu: %s", off, strerror(errno));
+			good = false;
+			break;
+		}
+		if (capacity(fd) != caps[ncaps - 1] && ncaps < 8)
+			caps[ncaps++] = capacity(fd);
+	}
+	diag("capacities: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " (%d)",
+	     caps[0], ncaps > 1 ? caps[1] : 0, ncaps > 2 ? caps[2] : 0,
+	     ncaps > 3 ? caps[3] : 0, ncaps);
+	ok(good && ncaps == 4 && caps[0] == 1 * MiB && caps[1] == 2 * MiB &&
+	   caps[2] == 4 * MiB && caps[3] == 8 * MiB,
+	   "appends past the capacity grow it geometrically: 1, 2, 4, 8 MiB");
+	ok(fsize(fd) == (off_t)total && pread(fd, c, total, 0) == (ssize_t)total &&
+	   check_fill(c, total, 99) == (size_t)-1,
+	   "st_size is what was written, the contents survive the moves");
+	ok(base - cma_free_kb() == (long)(8 * MiB / 1024),
+	   "CmaFree dropped by the capacity only (8 MiB)");
+	ok(pwrite(fd, b, 3 * MiB, 6 * MiB) == 3 * MiB &&
+	   capacity(fd) == 16 * MiB && fsize(fd) == 9 * MiB &&
+	   pread(fd, c, 1 * MiB, 5 * MiB) == 1 * MiB && all_zero(c, 1 * MiB),
+	   "a write far past the end doubles to cover it; the gap reads zeros");
+
+	cb_stats(&s0);
+	ok(pwrite(fd, b, 1, 128 * MiB) == -1 && errno == ENOSPC &&
+	   fsize(fd) == 9 * MiB && capacity(fd) == 16 * MiB &&
+	   cb_stats(&s1) == 0 && s1.alloc_failures == s0.alloc_failures + 1,
+	   "a write the area cannot hold: ENOSPC, nothing changed (one failure counted)");
+	anon = mmap(NULL, 128 * MiB, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
+	ok(anon != MAP_FAILED && pwrite(fd, anon, 128 * MiB, 15 * MiB) == (ssize_t)MiB &&
+	   fsize(fd) == 16 * MiB && capacity(fd) == 16 * MiB,
+	   "a write the area cannot hold all of writes what fits below the capacity");
+	ok(anon != MAP_FAILED && pwrite(fd, anon, 128 * MiB, 16 * MiB) == -1 &&
+	   errno == ENOSPC && fsize(fd) == 16 * MiB && capacity(fd) == 16 * MiB,
+	   "... and the next such write, at the capacity, fails with ENOSPC");
+	if (anon != MAP_FAILED)
+		munmap(anon, 128 * MiB);
+	ok(base - cma_free_kb() == (long)(16 * MiB / 1024), "CmaFree: 16 MiB used");
+	{
+		char path[64];
+		int afd;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		afd = open(path, O_WRONLY | O_APPEND);
+		ok(afd >= 0 && ftruncate(fd, 100) == 0 && write(afd, "xyz", 3) == 3 &&
+		   fsize(fd) == 103 && pread(fd, c, 16, 100) == 3 && !memcmp(c, "xyz", 3),
+		   "O_APPEND writes at st_size");
+		if (afd >= 0)
+			close(afd);
+	}
+	close(fd);
+	ok(cma_back_to(base), "CmaFree back after close");
+	free(b);
+	free(c);
+}
+
+static void t_file_mmap(void)
+{
+	const uint64_t pg = page;
+	long base = cma_free_kb();
+	int fd = cb_alloc_file(4 * page, NULL);
+	struct cmabuf_resize r;
+	char *m, *c = malloc(4 * page);
+
+	if (!ok(fd >= 0, "ALLOC a 4-page file buffer"))
+		return;
+	ftruncate(fd, 1000);
+	m = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!ok(m != MAP_FAILED, "mmap 4 pages of a 1000-byte file buffer"))
+		return;
+	ok(!faults(m) && !faults(m + page - 1) && faults(m + page) && faults(m + 3 * page),
+	   "pages past the one holding the end give SIGBUS");
+	memset(m, 'a', 1000);
+	m[2000] = 'q';	/* past the end, in its last page */
+	ok(ftruncate(fd, 3 * page) == 0 && !faults(m + 3 * page - 1) &&
+	   faults(m + 3 * page) && m[0] == 'a' && m[999] == 'a' && m[2000] == 0 &&
+	   all_zero(m + 1000, 3 * page - 1000),
+	   "after growing, the new pages map; bytes stored past the old end read zero");
+	memset(m, 'b', 3 * page);
+	ok(ftruncate(fd, 100) == 0 && faults(m + page) && !faults(m + page - 1),
+	   "shrinking unmaps what lies past the new end's page (SIGBUS there)");
+	ok(ftruncate(fd, 4 * page) == 0 && pread(fd, c, 4 * page, 0) == 4 * page &&
+	   c[99] == 'b' && all_zero(c + 100, 4 * page - 100) &&
+	   m[99] == 'b' && all_zero(m + 100, 4 * page - 100),
+	   "shrink then grow: the part cut off reads zeros");
+	ok(cb_resize(fd, 0, 0, CMABUF_CACHE_UNCACHED, &r) == 0 && r.size == 0 &&
+	   r.phys_addr == 0 && capacity(fd) == 0 && fsize(fd) == 0 && faults(m),
+	   "RESIZE to 0 frees the memory and empties the file; the mapping faults");
+	ok(pread(fd, c, page, 0) == 0, "capacity 0: read returns 0");
+	ok(cb_resize(fd, 2 * page, 0, CMABUF_CACHE_UNCACHED, &r) == 0 &&
+	   r.size == 2 * pg && r.phys_addr && capacity(fd) == 2 * pg &&
+	   fsize(fd) == 0 && faults(m),
+	   "RESIZE from 0 allocates; st_size stays 0");
+	ok(pwrite(fd, "hello", 5, 0) == 5 && fsize(fd) == 5 && !faults(m) &&
+	   !memcmp(m, "hello", 5) && all_zero(m + 5, page - 5),
+	   "write, then the mapping sees it");
+	ok(ftruncate(fd, 2 * page) == 0 &&
+	   cb_resize(fd, page, 0, CMABUF_CACHE_UNCACHED, NULL) == 0 &&
+	   fsize(fd) == page && capacity(fd) == pg && faults(m + page),
+	   "RESIZE below st_size cuts it to the capacity");
+	ok(cb_resize(fd, 0, 0, CMABUF_CACHE_UNCACHED, NULL) == 0 &&
+	   pwrite(fd, "x", 1, 10) == 1 && capacity(fd) == pg && fsize(fd) == 11,
+	   "a write to a buffer of capacity 0 allocates it");
+	munmap(m, 4 * page);
+	close(fd);
+	free(c);
+	ok(cma_back_to(base), "CmaFree back after the mapping tests");
 }
 
 static void t_random_rounds(int rounds)
@@ -892,6 +1143,107 @@ static void t_concurrency(void)
 	ok(cma_back_to(base), "CmaFree back after the race");
 }
 
+struct frace {
+	int fd;
+	volatile bool stop;
+	int errors;
+};
+
+static void frace_err(struct frace *r, const char *what)
+{
+	if (__atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED) <= 3)
+		diag("file race: %s: %s", what, strerror(errno));
+}
+
+/* Appends (growing the buffer), truncates down and up, RESIZE now and then. */
+static void *frace_writer(void *p)
+{
+	struct frace *r = p;
+	char *b = malloc(64 * 1024);
+
+	fill(b, 64 * 1024, 5);
+	for (int i = 0; i < 400; i++) {
+		if (i % 50 == 49) {
+			if (ftruncate(r->fd, 0))
+				frace_err(r, "ftruncate 0");
+			if (cb_resize(r->fd, i % 100 ? 0 : 64 * 1024, 0,
+				      CMABUF_CACHE_UNCACHED, NULL))
+				frace_err(r, "RESIZE");
+		} else if (i % 7 == 6) {
+			if (ftruncate(r->fd, (i * 4099) % (3 * MiB)))
+				frace_err(r, "ftruncate");
+		} else if (pwrite(r->fd, b, 64 * 1024, lseek(r->fd, 0, SEEK_END)) !=
+			   64 * 1024) {
+			frace_err(r, "append");
+		}
+	}
+	r->stop = true;
+	free(b);
+	return NULL;
+}
+
+static void *frace_reader(void *p)
+{
+	struct frace *r = p;
+	char *b = malloc(4 * MiB);
+	struct cmabuf_info info;
+	struct stat st;
+
+	while (!r->stop) {
+		if (pread(r->fd, b, 4 * MiB, 0) < 0 || fstat(r->fd, &st) ||
+		    cb_info(r->fd, &info) || cb_sync(r->fd, 0, 0, CMABUF_SYNC_DEVICE))
+			frace_err(r, "read/fstat/info/sync");
+	}
+	free(b);
+	return NULL;
+}
+
+/* Maps the head, and writes from that mapping into the buffer's own file. */
+static void *frace_mapper(void *p)
+{
+	struct frace *r = p;
+
+	while (!r->stop) {
+		char *m = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       r->fd, 0);
+		ssize_t n;
+
+		if (m == MAP_FAILED) {
+			frace_err(r, "mmap");
+			break;
+		}
+		/* EFAULT when the head is past the end: the file is short. */
+		n = pwrite(r->fd, m, page, 32 * 1024);
+		if (n < 0 && errno != EFAULT)
+			frace_err(r, "pwrite from a mapping of the same file");
+		munmap(m, 64 * 1024);
+	}
+	return NULL;
+}
+
+static void t_file_concurrency(void)
+{
+	struct frace r = { 0 };
+	pthread_t t[4];
+	long base = cma_free_kb();
+	struct stat st;
+
+	r.fd = cb_alloc_file(64 * 1024, NULL);
+	if (!ok(r.fd >= 0, "ALLOC a file buffer for the race"))
+		return;
+	pthread_create(&t[0], NULL, frace_writer, &r);
+	pthread_create(&t[1], NULL, frace_reader, &r);
+	pthread_create(&t[2], NULL, frace_mapper, &r);
+	pthread_create(&t[3], NULL, frace_mapper, &r);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	ok(!r.errors && fstat(r.fd, &st) == 0 && (uint64_t)st.st_size <= capacity(r.fd),
+	   "concurrent appends, truncates, RESIZE, reads, mappings on a file buffer (%d errors)",
+	   r.errors);
+	close(r.fd);
+	ok(cma_back_to(base), "CmaFree back after the file race");
+}
+
 /* ---- FUSE passthrough (Linux >= 6.9) ------------------------------------ */
 
 struct fuse_in_header {
@@ -958,10 +1310,11 @@ struct fuse_backing_map {
 #define FUSE_DEV_IOC_BACKING_OPEN	_IOW(229, 1, struct fuse_backing_map)
 #define FUSE_DEV_IOC_BACKING_CLOSE	_IOW(229, 2, uint32_t)
 
+/* Node 2 "buf" passes through to backing_id, node 3 "file" to file_id. */
 struct fuse_srv {
 	int fd;
-	int backing_id;
-	uint64_t size;
+	int backing_id, file_id;
+	uint64_t size, file_size;
 	volatile bool stop;
 };
 
@@ -984,8 +1337,8 @@ static void fuse_fill_attr(struct fuse_srv *s, uint64_t ino, struct fuse_attr *a
 		a->nlink = 2;
 	} else {
 		a->mode = S_IFREG | 0600;
-		a->size = s->size;
-		a->blocks = s->size / 512;
+		a->size = ino == 3 ? s->file_size : s->size;
+		a->blocks = a->size / 512;
 	}
 }
 
@@ -1007,11 +1360,13 @@ static void *fuse_serve(void *p)
 		case FUSE_LOOKUP: {
 			struct fuse_entry_out e = { .nodeid = 2 };
 
-			if (in->nodeid != 1 || strcmp(buf + sizeof(*in), "buf")) {
+			if (in->nodeid == 1 && !strcmp(buf + sizeof(*in), "file"))
+				e.nodeid = 3;
+			else if (in->nodeid != 1 || strcmp(buf + sizeof(*in), "buf")) {
 				fuse_reply(s->fd, in->unique, -ENOENT, NULL, 0);
 				break;
 			}
-			fuse_fill_attr(s, 2, &e.attr);
+			fuse_fill_attr(s, e.nodeid, &e.attr);
 			fuse_reply(s->fd, in->unique, 0, &e, sizeof(e));
 			break;
 		}
@@ -1025,6 +1380,9 @@ static void *fuse_serve(void *p)
 		case FUSE_OPEN: {
 			struct fuse_open_out o = { .open_flags = FOPEN_PASSTHROUGH,
 						   .backing_id = s->backing_id };
+
+			if (in->nodeid == 3)
+				o.backing_id = s->file_id;
 
 			fuse_reply(s->fd, in->unique, 0, &o, sizeof(o));
 			break;
@@ -1042,6 +1400,49 @@ static void *fuse_serve(void *p)
 		}
 	}
 	return NULL;
+}
+
+/*
+ * A CMABUF_ALLOC_FILE buffer as backing file: passthrough reads stop at its
+ * st_size, passthrough writes past it extend it (growing the buffer).
+ */
+static void t_fuse_file_backing(struct fuse_srv *s, const char *mnt)
+{
+	const size_t len = 300000;
+	struct fuse_backing_map map = { 0 };
+	char path[128], *b = malloc(2 * MiB), *r = malloc(2 * MiB);
+	int bfd = cb_alloc_file(1 * MiB, NULL), ffd, id;
+	bool good;
+
+	fill(b, 2 * MiB, 777);
+	pwrite(bfd, b, len, 0);
+	map.fd = bfd;
+	id = ioctl(s->fd, FUSE_DEV_IOC_BACKING_OPEN, &map);
+	if (!ok(bfd >= 0 && id >= 1, "BACKING_OPEN accepts a file buffer (%s)",
+		id < 0 ? strerror(errno) : "backing id >= 1"))
+		goto out;
+	s->file_id = id;
+	s->file_size = len;
+	snprintf(path, sizeof(path), "%s/file", mnt);
+	ffd = open(path, O_RDWR);
+	ok(ffd >= 0 && pread(ffd, r, 2 * MiB, 0) == (ssize_t)len &&
+	   check_fill(r, len, 777) == (size_t)-1,
+	   "read through the passthrough file returns exactly st_size bytes");
+	good = ffd >= 0 && pwrite(ffd, b + len, 1 * MiB, len) == (ssize_t)MiB;
+	ok(good && fsize(bfd) == (off_t)(len + MiB) && capacity(bfd) == 2 * MiB,
+	   "a passthrough write past the end extends the buffer file (capacity %" PRIu64 ")",
+	   capacity(bfd));
+	ok(ffd >= 0 && pread(ffd, r, 2 * MiB, 0) == (ssize_t)(len + MiB) &&
+	   check_fill(r, len + MiB, 777) == (size_t)-1,
+	   "... and reads through it return the grown file");
+	if (ffd >= 0)
+		close(ffd);
+	ioctl(s->fd, FUSE_DEV_IOC_BACKING_CLOSE, &s->file_id);
+out:
+	if (bfd >= 0)
+		close(bfd);
+	free(b);
+	free(r);
 }
 
 static void t_fuse_passthrough(void)
@@ -1132,6 +1533,7 @@ static void t_fuse_passthrough(void)
 			close(ffd);
 		free(r);
 	}
+	t_fuse_file_backing(&s, mnt);
 	ioctl(s.fd, FUSE_DEV_IOC_BACKING_CLOSE, &s.backing_id);
 	s.stop = true;
 out:
@@ -1194,6 +1596,8 @@ static int dt_mode(void)
 	t_cache_modes();
 	t_too_big();
 	t_resize();
+	t_file_basics();
+	t_file_growth();
 	ok(cma_back_to(base), "at the end CmaFree is at its baseline (%ld kB)", base);
 	close(devfd);
 	return failures ? 1 : 0;
@@ -1273,9 +1677,13 @@ int main(int argc, char **argv)
 	t_too_big();
 	t_cma_exhausted();
 	t_resize();
+	t_file_basics();
+	t_file_growth();
+	t_file_mmap();
 	t_random_rounds(1000);
 	t_fuzz(10000);
 	t_concurrency();
+	t_file_concurrency();
 	t_fuse_passthrough();
 
 	ok(cma_back_to(base) && cb_stats(&st) == 0 && st.buffers == 0 &&
