@@ -80,6 +80,12 @@ struct backend {
 	 * it is sized.  Buffers of size 0 take nothing from the pool.
 	 */
 	bool empty_buffers;
+	/*
+	 * The daemon may serve reads from its own mapping of a buffer.  Not
+	 * for kmod: the kernel cannot pin a driver's mapped pages for the
+	 * reply to /dev/fuse.
+	 */
+	bool map_reads;
 };
 
 struct sim_config {

@@ -242,6 +242,7 @@ struct backend *backend_sim_new(const struct sim_config *cfg)
 	s->be.ops = &sim_ops;
 	s->be.page_size = ps;
 	s->be.empty_buffers = true;
+	s->be.map_reads = true;
 	s->phys_base = cfg->phys_base;
 	return &s->be;
 }

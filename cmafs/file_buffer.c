@@ -33,12 +33,12 @@ static uint64_t round_pages(struct fs *fs, uint64_t bytes)
  * handle closes, so idle files cost no address space.  Only bytes below
  * st_size (which the buffer's file holds) are ever touched.
  */
-const char *fb_map(struct node *n)
+const char *fb_map(struct fs *fs, struct node *n)
 {
 	struct file_data *f = &n->file;
 	void *p;
 
-	if (f->map || !f->has_buf)
+	if (f->map || !f->has_buf || !fs->be->map_reads)
 		return f->map;
 	p = mmap(NULL, f->buf.size, PROT_READ, MAP_SHARED, f->buf.fd, 0);
 	if (p == MAP_FAILED)
@@ -207,9 +207,7 @@ void fb_refresh(struct fs *fs, struct node *n)
 	if ((uint64_t)st.st_size == f->size)
 		return;
 	f->size = (uint64_t)st.st_size;
-	if (round_pages(fs, f->size) <= capacity(n))
-		return;
-	/* kmod: the helper grew the buffer itself; learn where it is now. */
+	/* kmod: the helper may have grown the buffer itself; where is it? */
 	if (fs->be->ops->refresh) {
 		bool had = f->has_buf;
 		uint64_t old = f->buf.size;

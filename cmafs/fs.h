@@ -152,7 +152,7 @@ bool fb_trim(struct fs *fs, struct node *n);
 void fb_release(struct fs *fs, struct node *n);
 int fb_ensure_file(struct fs *fs, struct node *n);
 void fb_refresh(struct fs *fs, struct node *n);
-const char *fb_map(struct node *n);
+const char *fb_map(struct fs *fs, struct node *n);
 void fb_unmap(struct node *n);
 int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache);
 int fb_sync(struct fs *fs, struct node *n, uint64_t off, uint64_t len,

@@ -247,7 +247,7 @@ static void cmafs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (size > n->file.size - pos)
 		size = n->file.size - pos;
-	map = fb_map(n);
+	map = fb_map(fs, n);
 	if (map) {
 		/* Under the lock: a resize must not unmap under the copy. */
 		fuse_reply_buf(req, map + pos, size);
