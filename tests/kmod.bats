@@ -1,0 +1,323 @@
+#!/usr/bin/env bats
+# The kmod backend against the kernel's real CMA area (run in the arm64 VMs
+# by tests/vm/vm-check; every test skips on the sim backend):
+#  - placement and accounting: user.cma.phys_addr inside the CMA area of the
+#    boot log, CmaFree (/proc/meminfo) following allocations and frees;
+#  - every page back at unmount and when the daemon is killed (SIGKILL);
+#  - EFBIG / ENOSPC at the area's limits, with the daemon's log line;
+#  - cached buffers without passthrough: the mapping written back by fsync,
+#    refreshed by user.cma.sync=cpu, checked through the helper's own
+#    descriptor (the daemon's, via /proc/PID/fd).
+#
+# CMA_BASE (0x...) and CMA_SIZE (bytes) describe the CMA area; the VM's guest
+# script takes them from the "cma: Reserved N MiB at 0x..." boot line.
+# Without them the boot log is read here (dmesg), else the tests that need
+# them skip.
+
+load helpers/common
+
+setup() {
+	require_backend kmod
+	require_daemon
+	[[ -r /proc/meminfo ]] && grep -q '^CmaFree:' /proc/meminfo ||
+		skip "no CmaFree in /proc/meminfo (kernel without CMA)"
+	PAGE=$(page_size)
+}
+
+teardown() {
+	cmafs_teardown
+}
+
+# CmaTotal in kB.
+cma_total_kb() { awk '$1 == "CmaTotal:" { print $2 }' /proc/meminfo; }
+
+# cma_state [BYTES]: "CMAFREE_KB BUFFERS BYTES": CmaFree (/proc/meminfo) and
+# the helper's own count of live buffers and their bytes (CMABUF_IOC_STATS),
+# after waiting (<= 5 s) for the helper's bytes to be BYTES if given.
+# CmaFree is read settled: pages freed to the kernel linger on its per-CPU
+# free lists, uncounted, and are handed out to ordinary (movable)
+# allocations from there; a contiguous allocation drains those lists.  So
+# it is read while a 2-page probe buffer of the helper is held (that
+# allocation drained them), after /proc/sys/vm/stat_refresh has folded the
+# per-CPU counters, and the probe is counted as free.
+cma_state() {
+	python3 - "${1:-}" <<'EOF'
+import fcntl, os, struct, sys, time
+def ioc(d, nr, size): return (d << 30) | (size << 16) | (0xCB << 8) | nr
+dev = os.open("/dev/cmabuf", os.O_RDWR)
+def stats():
+    st = bytearray(96)                  # struct cmabuf_stats
+    fcntl.ioctl(dev, ioc(2, 2, 96), st)
+    return struct.unpack_from("=QQ", st)
+want = int(sys.argv[1]) if sys.argv[1] else None
+for _ in range(100):
+    if want is None or stats()[1] == want:
+        break
+    time.sleep(0.05)
+page = os.sysconf("SC_PAGE_SIZE")
+a = bytearray(struct.pack("=QQIIiIQQ4Q", 2 * page, 0, 0, 1, -1, 0, 0, 0, 0, 0, 0, 0))  # struct cmabuf_alloc
+fcntl.ioctl(dev, ioc(3, 1, 80), a)
+fd = struct.unpack_from("=QQIIi", a)[4]
+buffers, nbytes = stats()
+try:
+    with open("/proc/sys/vm/stat_refresh", "w") as f:
+        f.write("1")
+except OSError:
+    time.sleep(1.5)
+with open("/proc/meminfo") as f:
+    free = next(int(l.split()[1]) for l in f if l.startswith("CmaFree:"))
+os.close(fd)
+print(free + 2 * page // 1024, buffers - 1, nbytes - 2 * page)
+EOF
+}
+
+# assert_cma_state "FREE_KB BUFFERS BYTES" [WAIT_BYTES]
+assert_cma_state() {
+	local got w g
+	got=$(cma_state "${2:-}") || fail "cma_state failed"
+	[[ $got == "$1" ]] && return 0
+	read -ra w <<<"$1"
+	read -ra g <<<"$got"
+	fail "CmaFree ${g[0]} kB (expected ${w[0]}: $((w[0] - g[0])) kB short), helper: ${g[1]} buffers of ${g[2]} bytes (expected ${w[1]} of ${w[2]})"
+}
+
+# The CMA area (sets CMA_BASE, CMA_SIZE) or skip.
+require_cma_area() {
+	local line mib
+	if [[ -z ${CMA_BASE:-} || -z ${CMA_SIZE:-} ]]; then
+		line=$(dmesg 2>/dev/null | grep -m 1 'cma: Reserved [0-9]* MiB at 0x') || true
+		[[ $line =~ Reserved\ ([0-9]+)\ MiB\ at\ (0x[0-9a-fA-F]+) ]] ||
+			skip "CMA_BASE/CMA_SIZE not given and no 'cma: Reserved' line in dmesg"
+		mib=${BASH_REMATCH[1]}
+		CMA_BASE=${BASH_REMATCH[2]}
+		CMA_SIZE=$((mib * 1024 * 1024))
+	fi
+}
+
+# helper_fd SIZE: the daemon's descriptor of a cmabuf.ko buffer file whose
+# size is SIZE (as /proc/PID/fd/N); fails unless exactly one buffer has it.
+helper_fd() {
+	local f l s found=() seen=" " ino
+	for f in /proc/"$CMAFS_PID"/fd/*; do
+		l=$(readlink "$f" 2>/dev/null) || continue
+		[[ $l == *cmabuf* && $l != /dev/cmabuf ]] || continue
+		s=$(stat -L -c %s "$f" 2>/dev/null) || continue
+		[[ $s == "$1" ]] || continue
+		ino=$(stat -L -c %i "$f")
+		[[ $seen == *" $ino "* ]] && continue
+		seen+="$ino "
+		found+=("$f")
+	done
+	if ((${#found[@]} != 1)); then
+		echo "helper_fd $1: ${#found[@]} buffer files of that size; the daemon's descriptors:" >&2
+		for f in /proc/"$CMAFS_PID"/fd/*; do
+			echo "  $f -> $(readlink "$f") ($(stat -L -c %s "$f" 2>/dev/null) bytes)" >&2
+		done
+		return 1
+	fi
+	echo "${found[0]}"
+}
+
+@test "kmod: truncate -s 8M: phys_addr inside the CMA area, CmaFree drops by 8 MiB" {
+	require_cma_area
+	cmafs_mount
+	local b phys a base M=$((8 * 1024 * 1024))
+	read -ra b <<<"$(cma_state)"
+	truncate -s 8M "$MNT/a"
+	phys=$(xattr "$MNT/a" user.cma.phys_addr)
+	a=$(hex2dec "$phys") base=$(hex2dec "$CMA_BASE")
+	((a >= base && a + M <= base + CMA_SIZE)) ||
+		fail "phys_addr $phys + 8 MiB outside the CMA area [$CMA_BASE, $(printf 0x%x $((base + CMA_SIZE))))"
+	((a % PAGE == 0)) || fail "phys_addr $phys is not page-aligned"
+	assert_equal "$(xattr "$MNT/a" user.cma.size)" "$M"
+	assert_cma_state "$((b[0] - 8192)) $((b[1] + 1)) $((b[2] + M))"
+}
+
+@test "kmod: rm frees the buffer only once the last descriptor and mapping are gone" {
+	cmafs_mount
+	local b fd M=$((8 * 1024 * 1024))
+	read -ra b <<<"$(cma_state)"
+	truncate -s 8M "$MNT/a"
+	exec {fd}<"$MNT/a"
+	rm "$MNT/a"
+	sleep 0.3
+	assert_cma_state "$((b[0] - 8192)) $((b[1] + 1)) $((b[2] + M))"
+	exec {fd}<&-
+	assert_cma_state "${b[*]}" "${b[2]}"
+
+	# The same with a mapping that outlives its descriptor.
+	truncate -s 4M "$MNT/b"
+	run python3 - "$MNT/b" <<'EOF'
+import mmap, os, subprocess, sys, time
+f = sys.argv[1]
+fd = os.open(f, os.O_RDWR)
+m = mmap.mmap(fd, 4 << 20)
+os.close(fd)
+os.unlink(f)
+m[0:5] = b"hello"
+time.sleep(0.3)
+print("mapped and unlinked, nothing open")
+sys.stdout.flush()
+m.close()
+EOF
+	echo "$output"
+	assert_success
+	assert_cma_state "${b[*]}" "${b[2]}"
+}
+
+@test "kmod: unmount returns every page (CmaFree back at its baseline)" {
+	local b s
+	read -ra b <<<"$(cma_state)"
+	cmafs_mount
+	mkdir "$MNT/d"
+	truncate -s 4M "$MNT/a"
+	truncate -s 1M "$MNT/d/b"
+	dd if=/dev/zero of="$MNT/d/c" bs=64K count=40 status=none
+	ln "$MNT/a" "$MNT/hard"
+	fallocate -l 2M "$MNT/e"
+	: >"$MNT/f"
+	setfattr -n user.cma.cache -v cached "$MNT/f"
+	truncate -s 3M "$MNT/f"
+	read -ra s <<<"$(cma_state)"
+	((s[1] == b[1] + 5)) || fail "the helper holds $((s[1] - b[1])) new buffers, expected 5"
+	((s[0] <= b[0] - 10 * 1024)) || fail "CmaFree ${s[0]} kB: the buffers are not in CMA (baseline ${b[0]} kB)"
+	cmafs_umount
+	assert_cma_state "${b[*]}" "${b[2]}"
+}
+
+@test "kmod: SIGKILL of the daemon returns every page (CmaFree back at its baseline)" {
+	local b s i
+	read -ra b <<<"$(cma_state)"
+	cmafs_mount
+	truncate -s 4M "$MNT/a"
+	truncate -s 2M "$MNT/b"
+	dd if=/dev/zero of="$MNT/c" bs=1M count=3 status=none
+	: >"$MNT/d"
+	setfattr -n user.cma.cache -v writecombine "$MNT/d"
+	truncate -s 1M "$MNT/d"
+	read -ra s <<<"$(cma_state)"
+	((s[1] == b[1] + 4)) || fail "the helper holds $((s[1] - b[1])) new buffers, expected 4"
+	((s[0] <= b[0] - 10 * 1024)) || fail "CmaFree ${s[0]} kB: the buffers are not in CMA (baseline ${b[0]} kB)"
+	kill -KILL "$CMAFS_PID"
+	for ((i = 0; i < 100; i++)); do
+		_cmafs_alive "$CMAFS_PID" || break
+		sleep 0.05
+	done
+	! _cmafs_alive "$CMAFS_PID" || fail "the daemon survived SIGKILL"
+	# Its descriptors are closed: nothing may stay allocated, even before
+	# the dead mount is taken down.
+	assert_cma_state "${b[*]}" "${b[2]}"
+	cmafs_umount
+	assert_cma_state "${b[*]}"
+}
+
+@test "kmod: a size larger than the whole CMA area fails with EFBIG (truncate(1)), logged" {
+	cmafs_mount
+	local total size pages
+	total=$(($(cma_total_kb) * 1024))
+	size=$((total + PAGE))
+	pages=$((size / PAGE))
+	: >"$MNT/big"
+	run truncate -s "$size" "$MNT/big"
+	assert_failure
+	assert_output --partial "File too large"
+	assert_equal "$(stat -c %s "$MNT/big")" 0
+	run -0 grep -E "^cmafs: alloc failed, req-size: $pages pages, free: [0-9]+ pages, largest free: [0-9]+ pages$" "$LOG"
+	assert_equal "$(stat_key alloc_failures)" 1
+}
+
+@test "kmod: a size the area holds but its free space does not fails with ENOSPC (truncate(1)), logged" {
+	cmafs_mount
+	local total free size pages
+	truncate -s 8M "$MNT/a"
+	total=$(($(cma_total_kb) * 1024))
+	free=$(($(cma_state | cut -d' ' -f1) * 1024))
+	size=$((free + 4 * 1024 * 1024))
+	((size <= total)) || fail "test setup: $size > CmaTotal $total"
+	pages=$((size / PAGE))
+	echo keep >"$MNT/small"
+	run truncate -s "$size" "$MNT/small"
+	assert_failure
+	assert_output --partial "No space left on device"
+	assert_equal "$(cat "$MNT/small")" keep
+	run -0 grep -E "^cmafs: alloc failed, req-size: $pages pages, free: [0-9]+ pages, largest free: [0-9]+ pages$" "$LOG"
+	assert_equal "$(stat_key alloc_failures)" 1
+	# And the whole area while 8 MiB of it are in use: ENOSPC too, not EFBIG.
+	run truncate -s "$total" "$MNT/small"
+	assert_failure
+	assert_output --partial "No space left on device"
+}
+
+@test "kmod, cached mapping (passthrough off): data written through the mapping is in the buffer after fsync" {
+	cmafs_mount
+	require_passthrough off
+	local size=$((1024 * 1024 + 3 * PAGE)) h
+	: >"$MNT/c"
+	setfattr -n user.cma.cache -v cached "$MNT/c"
+	truncate -s "$size" "$MNT/c"
+	assert_equal "$(xattr "$MNT/c" user.cma.cache)" cached
+	assert_equal "$(xattr "$MNT/c" user.cma.mmap)" cached
+	# A pattern through a shared mapping, then fsync.
+	run python3 - "$MNT/c" "$size" <<'EOF'
+import mmap, os, sys
+f, size = sys.argv[1], int(sys.argv[2])
+fd = os.open(f, os.O_RDWR)
+m = mmap.mmap(fd, size)
+pat = bytes((i * 7 + 3) & 0xff for i in range(251))
+data = (pat * (size // len(pat) + 1))[:size]
+m[:] = data
+os.fsync(fd)
+print("written")
+m.close()
+os.close(fd)
+EOF
+	echo "$output"
+	assert_success
+	h=$(helper_fd "$size")
+	run python3 - "$h" "$size" <<'EOF'
+import os, sys
+h, size = sys.argv[1], int(sys.argv[2])
+pat = bytes((i * 7 + 3) & 0xff for i in range(251))
+data = (pat * (size // len(pat) + 1))[:size]
+fd = os.open(h, os.O_RDONLY)
+got = os.pread(fd, size, 0)
+if got == data:
+    print("same")
+else:
+    bad = next(i for i in range(min(len(got), size)) if got[i] != data[i]) if len(got) else 0
+    print("differ: %d bytes read, first difference at %d" % (len(got), bad))
+EOF
+	echo "python3: status $status"
+	assert_output same
+}
+
+@test "kmod, cached mapping (passthrough off): a write into the buffer through the helper's descriptor is seen through the mapping after user.cma.sync=cpu" {
+	cmafs_mount
+	require_passthrough off
+	local size=$((1024 * 1024 + 5 * PAGE)) h
+	: >"$MNT/c"
+	setfattr -n user.cma.cache -v cached "$MNT/c"
+	truncate -s "$size" "$MNT/c"
+	h=$(helper_fd "$size")
+	run python3 - "$MNT/c" "$size" "$h" <<'EOF'
+import mmap, os, sys
+f, size, h = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+fd = os.open(f, os.O_RDWR)
+m = mmap.mmap(fd, size)
+off = 3 * 4096 + 100
+before = m[off:off + 16]           # the mapping is populated (cached view)
+assert before == bytes(16), before
+msg = b"device-was-here!"
+hd = os.open(h, os.O_RDWR)          # "the device" writes into the buffer
+assert os.pwrite(hd, msg, off) == len(msg)
+tail = size - 16
+assert os.pwrite(hd, msg, tail) == len(msg)
+os.close(hd)
+os.setxattr(f, "user.cma.sync", b"cpu")
+print(m[off:off + 16].decode(errors="replace"), m[tail:tail + 16].decode(errors="replace"))
+m.close()
+os.close(fd)
+EOF
+	echo "python3: status $status"
+	assert_output "device-was-here! device-was-here!"
+}
