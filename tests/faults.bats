@@ -77,7 +77,7 @@ assert_not_mounted() {
 	mount_on "$mnt"
 	local s
 	s=$(stats)
-	assert_snapshot_consistent "$s"
+	assert_stats_consistent "$s"
 	assert_equal "$(stat_key used_bytes "$s")" 0
 	assert_equal "$(stat_key buffers "$s")" 0
 	assert_equal "$(stat_key allocs "$s")" 0

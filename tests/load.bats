@@ -42,7 +42,7 @@ assert_daemon_answers() {
 	mountpoint -q "$MNT" || fail "$MNT is no longer mounted"
 	local s
 	s=$(timeout "$STALL_SECS" cat "$MNT/.stats") || fail ".stats read failed or stalled for ${STALL_SECS}s"
-	assert_snapshot_consistent "$s"
+	assert_stats_consistent "$s"
 }
 
 @test "32 clients for ${LOAD_SECS}s: no error, no stall, every .stats snapshot consistent, exact at quiescence" {

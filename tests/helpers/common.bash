@@ -357,3 +357,19 @@ assert_phys_in_pool() {
 	((a >= base && a + s <= base + pool)) ||
 		fail "phys_addr $1 + $s outside [$(printf 0x%x "$base"), $(printf 0x%x $((base + pool))))"
 }
+
+# assert_stats_consistent SNAPSHOT: what every .stats snapshot satisfies,
+# at any instant (a sim pool: used + free = pool).
+assert_stats_consistent() {
+	local s=$1 pool used free largest buffers allocs frees orphans ps
+	ps=$(page_size)
+	pool=$(stat_key pool_bytes "$s") used=$(stat_key used_bytes "$s")
+	free=$(stat_key free_bytes "$s") largest=$(stat_key largest_free_bytes "$s")
+	buffers=$(stat_key buffers "$s") allocs=$(stat_key allocs "$s")
+	frees=$(stat_key frees "$s") orphans=$(stat_key orphan_buffers "$s")
+	((used + free == pool)) || fail "used $used + free $free != pool $pool: $s"
+	((largest <= free)) || fail "largest_free $largest > free $free: $s"
+	((allocs - frees == buffers)) || fail "allocs $allocs - frees $frees != buffers $buffers: $s"
+	((orphans <= buffers)) || fail "orphans $orphans > buffers $buffers: $s"
+	((used % ps == 0 && free % ps == 0)) || fail "used/free not page multiples: $s"
+}

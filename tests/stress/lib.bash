@@ -21,18 +21,6 @@ require_stress_tools() {
 	[[ -n ${LOADGEN:-} && -x ${LOADGEN:-} ]] || skip "no C compiler for tests/stress tools"
 }
 
-# assert_snapshot_consistent SNAPSHOT: what holds at every instant.
-assert_snapshot_consistent() {
-	local s=$1 pool used free largest buffers allocs frees orphans
-	pool=$(stat_key pool_bytes "$s") used=$(stat_key used_bytes "$s")
-	free=$(stat_key free_bytes "$s") largest=$(stat_key largest_free_bytes "$s")
-	buffers=$(stat_key buffers "$s") allocs=$(stat_key allocs "$s")
-	frees=$(stat_key frees "$s") orphans=$(stat_key orphan_buffers "$s")
-	((used + free == pool)) || fail "used $used + free $free != pool $pool: $s"
-	((largest <= free)) || fail "largest_free $largest > free $free: $s"
-	((allocs - frees == buffers)) || fail "allocs $allocs - frees $frees != buffers $buffers: $s"
-	((orphans <= buffers)) || fail "orphans $orphans > buffers $buffers: $s"
-}
 
 # assert_quiescent_exact [MOUNT]: with nothing open, .stats matches the
 # files exactly: buffers = regular files with data, used_bytes = sum of
@@ -61,7 +49,7 @@ assert_quiescent_exact() {
 		((ok)) && break
 		sleep 0.1
 	done
-	assert_snapshot_consistent "$s"
+	assert_stats_consistent "$s"
 	((ok)) || fail "at quiescence expected buffers $want_buf, used_bytes $want_used, files $want_files, orphan_buffers 0; .stats: $s"
 	echo "# quiescent: $want_files files, $want_buf buffers, $want_used bytes" >&3
 }
