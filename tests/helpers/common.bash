@@ -276,9 +276,20 @@ ensure_test_user() {
 
 # as_user CMD...: run CMD as the test user (no supplementary groups).
 # The system PATH: root's may hold shims (pyenv) the test user cannot run.
+# The checkout may be private (a clone in a 0700 directory), so $OP is run
+# from a world-readable copy.
 as_user() {
+	local a args=() shared=/tmp/cmafs-test-helpers
+	for a in "$@"; do
+		if [[ $a == "$OP" ]]; then
+			mkdir -p -m 755 "$shared"
+			install -m 644 "$OP" "$shared/op.py"
+			a=$shared/op.py
+		fi
+		args+=("$a")
+	done
 	setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups -- \
-		env PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/ "$@"
+		env PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/ "${args[@]}"
 }
 
 # md5 of a file or of a range: md5_of FILE [SKIP_BYTES COUNT_BYTES]
