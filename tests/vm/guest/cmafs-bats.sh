@@ -10,7 +10,7 @@
 #                (default: off, and on too where the kernel has FUSE
 #                passthrough, >= 6.9)
 #   BATS_FILES   the .bats files to run, comma-separated, relative to tests/
-#                (default: all but install.bats)
+#                (default or "all": all but install.bats)
 #   BATS_FILTER  bats --filter REGEX (default: none)
 #   LAT_N        allocations per latency figure (default 100; 0 skips)
 #   BATS_TEST_TIMEOUT  seconds one test may take (default 240)
@@ -82,7 +82,7 @@ if [ -z "$BATS_MODES" ]; then
 	min=${min%%[.-]*}
 	[ "$maj" -gt 6 ] || { [ "$maj" = 6 ] && [ "$min" -ge 9 ]; } && BATS_MODES="off on"
 fi
-if [ -n "${BATS_FILES:-}" ]; then
+if [ -n "${BATS_FILES:-}" ] && [ "$BATS_FILES" != all ]; then
 	BATS_FILES=$(echo "$BATS_FILES" | tr , '\n' | sed "s|^|$T/|" | tr '\n' ' ')
 else
 	BATS_FILES=
