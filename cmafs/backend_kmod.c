@@ -176,10 +176,13 @@ static void kmod_stats_extra(struct backend *be, FILE *out)
 	if (ioctl(k->dev, CMABUF_IOC_STATS, &s) == 0)
 		fprintf(out,
 			"helper_buffers: %llu\nhelper_bytes: %llu\n"
-			"helper_alloc_failures: %llu\n",
+			"helper_alloc_failures: %llu\n"
+			"helper_buddy_buffers: %llu\nhelper_buddy_bytes: %llu\n",
 			(unsigned long long)s.buffers,
 			(unsigned long long)s.bytes,
-			(unsigned long long)s.alloc_failures);
+			(unsigned long long)s.alloc_failures,
+			(unsigned long long)s.buddy_buffers,
+			(unsigned long long)s.buddy_bytes);
 }
 
 static void kmod_destroy(struct backend *be)

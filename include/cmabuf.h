@@ -84,9 +84,14 @@
  * capacity; descriptors and mappings follow).
  *
  * Placement: the DMA API serves single-page buffers from the page allocator
- * and larger ones from CMA; when CMA cannot place a buffer of up to the page
+ * (unless the helper has a memory-region of its own) and larger ones from
+ * CMA; when CMA cannot place a buffer of up to the page
  * allocator's largest order, dma-direct falls back to the page allocator, so
- * such a buffer may lie outside the CMA area (phys_addr tells).
+ * such a buffer may lie outside the CMA area.  INFO flags such a buffer
+ * CMABUF_INFO_BUDDY and STATS counts them (buddy_buffers, buddy_bytes): their
+ * memory is contiguous and within the DMA mask as any other, but it is not
+ * taken from CmaFree.  (These flag and counters are new in ABI version 1 too:
+ * older modules report zero.)
  *
  * Device tree: bind the helper to a node with
  *	compatible = "cmafs,cmabuf";
@@ -153,12 +158,16 @@ struct cmabuf_stats {
 	__u64 frees;		/* memory regions given back */
 	__u64 resizes;		/* successful resizes, file buffers' growth
 				 * by write or ftruncate included */
-	__u64 reserved[6];	/* zero */
+	__u64 buddy_buffers;	/* alive buffers from the page allocator */
+	__u64 buddy_bytes;	/* bytes allocated for them */
+	__u64 reserved[4];	/* zero */
 };
 
 /* cmabuf_info.flags */
 #define CMABUF_INFO_MAPPED	(1u << 0)	/* some process maps the buffer */
 #define CMABUF_INFO_FILE	(1u << 1)	/* made with CMABUF_ALLOC_FILE */
+#define CMABUF_INFO_BUDDY	(1u << 2)	/* from the page allocator, not CMA
+						 * (see Placement) */
 
 /* CMABUF_IOC_INFO */
 struct cmabuf_info {

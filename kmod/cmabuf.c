@@ -114,6 +114,7 @@ struct cmabuf_region {
 	size_t offset;		/* start of the buffer in the allocation */
 	size_t size;		/* bytes of the buffer, a page multiple */
 	u32 cache;		/* CMABUF_CACHE_* */
+	bool buddy;		/* from the page allocator, not CMA */
 };
 
 struct cmabuf_buf {
@@ -127,11 +128,14 @@ struct cmabuf_buf {
 
 static struct {
 	atomic64_t buffers, bytes, allocs, alloc_failures, frees, resizes;
+	atomic64_t buddy_regions, buddy_bytes;
 } cmabuf_stats;
 
 static struct device *cmabuf_device;	/* the bound device; one at most */
 static bool cmabuf_cached_ok;		/* cached buffers can be allocated */
 static bool cmabuf_has_region;		/* memory-region in use */
+static phys_addr_t cmabuf_region_base;	/* and where it is */
+static phys_addr_t cmabuf_region_size;
 static struct platform_device *cmabuf_pdev;	/* ours, when no DT node */
 static struct vfsmount *cmabuf_mnt;
 
@@ -156,6 +160,27 @@ static pgprot_t cmabuf_pgprot(u32 cache, pgprot_t prot)
 		return pgprot_writecombine(prot);
 #endif
 	return pgprot_dmacoherent(prot);
+}
+
+/*
+ * Did dma-direct take @r from the page allocator rather than from CMA?
+ * Nothing exported says which pageblocks are CMA, but the two allocators
+ * leave different marks: CMA (alloc_contig_range()) hands out every page
+ * with a reference of its own, while a high-order page from the buddy
+ * allocator (never compound here: dma-direct asks without __GFP_COMP)
+ * holds its one reference in the first page.  A single page from the
+ * default area always comes from the page allocator
+ * (dma_alloc_contiguous() leaves those to it); a region of our own has
+ * known bounds.
+ */
+static bool cmabuf_from_page_allocator(const struct cmabuf_region *r)
+{
+	if (cmabuf_has_region)
+		return r->phys < cmabuf_region_base ||
+		       r->phys + r->alloc_size > cmabuf_region_base + cmabuf_region_size;
+	if (r->alloc_size <= PAGE_SIZE)
+		return true;
+	return page_ref_count(pfn_to_page(PHYS_PFN(r->phys) + 1)) == 0;
 }
 
 static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache,
@@ -193,6 +218,7 @@ static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache,
 			return -ENOSPC;
 		r->phys = dma_to_phys(dev, r->dma);
 	}
+	r->buddy = cmabuf_from_page_allocator(r);
 	return 0;
 }
 
@@ -248,6 +274,10 @@ done:
 	r->size = size;
 	atomic64_inc(&cmabuf_stats.allocs);
 	atomic64_add(r->alloc_size, &cmabuf_stats.bytes);
+	if (r->buddy) {
+		atomic64_inc(&cmabuf_stats.buddy_regions);
+		atomic64_add(r->alloc_size, &cmabuf_stats.buddy_bytes);
+	}
 	return 0;
 fail:
 	if (quiet)
@@ -266,6 +296,10 @@ static void cmabuf_region_free(struct cmabuf_region *r)
 	cmabuf_free_exact(r);
 	atomic64_inc(&cmabuf_stats.frees);
 	atomic64_sub(r->alloc_size, &cmabuf_stats.bytes);
+	if (r->buddy) {
+		atomic64_dec(&cmabuf_stats.buddy_regions);
+		atomic64_sub(r->alloc_size, &cmabuf_stats.buddy_bytes);
+	}
 }
 
 static void *cmabuf_vaddr(struct cmabuf_buf *buf)
@@ -704,6 +738,8 @@ static void cmabuf_fill_info(struct cmabuf_buf *buf, struct cmabuf_info *info)
 		info->flags |= CMABUF_INFO_MAPPED;
 	if (buf->file)
 		info->flags |= CMABUF_INFO_FILE;
+	if (buf->r.buddy)
+		info->flags |= CMABUF_INFO_BUDDY;
 }
 
 static long cmabuf_ioc_resize(struct cmabuf_buf *buf,
@@ -965,6 +1001,8 @@ static long cmabuf_dev_ioctl(struct file *file, unsigned int cmd,
 		st.alloc_failures = atomic64_read(&cmabuf_stats.alloc_failures);
 		st.frees = atomic64_read(&cmabuf_stats.frees);
 		st.resizes = atomic64_read(&cmabuf_stats.resizes);
+		st.buddy_buffers = atomic64_read(&cmabuf_stats.buddy_regions);
+		st.buddy_bytes = atomic64_read(&cmabuf_stats.buddy_bytes);
 		return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 	default:
 		return -ENOTTY;
@@ -986,6 +1024,17 @@ static struct miscdevice cmabuf_misc = {
 };
 
 /* ---- the device --------------------------------------------------------- */
+
+/* Where the memory-region lies, to tell its buffers from fallback ones. */
+static void cmabuf_region_bounds(struct device_node *np)
+{
+	struct device_node *rnp = of_parse_phandle(np, "memory-region", 0);
+	struct reserved_mem *rmem = rnp ? of_reserved_mem_lookup(rnp) : NULL;
+
+	of_node_put(rnp);
+	cmabuf_region_base = rmem ? rmem->base : 0;
+	cmabuf_region_size = rmem ? rmem->size : 0;
+}
 
 static void cmabuf_teardown(void *data)
 {
@@ -1033,6 +1082,7 @@ static int cmabuf_probe(struct platform_device *pdev)
 			return ret;
 		}
 		cmabuf_has_region = true;
+		cmabuf_region_bounds(dev->of_node);
 #ifdef CONFIG_DMA_CMA
 		/* A reusable pool is a CMA area; others are coherent pools. */
 		cmabuf_cached_ok = dev->cma_area != NULL;

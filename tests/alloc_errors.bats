@@ -3,7 +3,8 @@
 # the area could hold but cannot place now fails with ENOSPC.  Either leaves
 # the file as it was, counts in .stats (alloc_failures) and logs one line:
 #   cmafs: alloc failed, req-size: P pages, free: F pages, largest free: L pages
-# Every test mounts a fresh pool (sim: 16 MiB) so that placement is known.
+# Every test mounts a fresh pool (sim: 16 MiB) so that placement is known;
+# kmod's pool is the kernel's CMA area (filled with 8 MiB buffers).
 
 load helpers/common
 
@@ -12,7 +13,11 @@ setup() {
 	PAGE=$(page_size)
 	CMAFS_POOL=16M cmafs_mount
 	POOL=$(stat_key pool_bytes)
-	CHUNK=1048576
+	# kmod: when CMA cannot place a request of up to 4 MiB the kernel
+	# serves it from the page allocator instead (cmafs(8), "Buffers outside
+	# CMA"), so only larger requests can find the area full.
+	CHUNK=1048576 ONE=$PAGE
+	[[ $CMAFS_BACKEND != kmod ]] || CHUNK=$((8 * 1048576)) ONE=$((8 * 1048576))
 }
 
 teardown() { cmafs_teardown; }
@@ -63,7 +68,9 @@ fragment_pool() {
 	for ((i = 1; i < NCHUNKS; i += 2)); do rm "$MNT/frag/c$i"; done
 	local largest
 	largest=$(stat_key largest_free_bytes)
-	((largest < 3 * CHUNK)) || fail "pool not fragmented: largest free $largest"
+	# (kmod reports the free total here: the kernel does not tell more.)
+	[[ $CMAFS_BACKEND == kmod ]] || ((largest < 3 * CHUNK)) ||
+		fail "pool not fragmented: largest free $largest"
 }
 
 @test "EFBIG: sizing a new file beyond the pool leaves it empty, counts and logs" {
@@ -137,15 +144,15 @@ fragment_pool() {
 	[[ $CMAFS_BACKEND != sim ]] || assert_equal "$(stat_key free_bytes)" 0
 	touch "$MNT/one-more"
 	f0=$(stat_key alloc_failures) n0=$(log_lines) snap=$(stats)
-	run -1 op truncate "$MNT/one-more" $PAGE
+	run -1 op truncate "$MNT/one-more" $ONE
 	assert_output ENOSPC
 	run -0 stat -c %s "$MNT/one-more"
 	assert_output 0
 	assert_equal "$(stat_key alloc_failures)" "$((f0 + 1))"
-	assert_failure_logged "$n0" "$PAGE" "$snap"
+	assert_failure_logged "$n0" "$ONE" "$snap"
 	# freeing one chunk makes room again
 	rm "$MNT/full0"
-	run -0 op truncate "$MNT/one-more" $PAGE
+	run -0 op truncate "$MNT/one-more" $ONE
 }
 
 @test "ENOSPC: growing in a fragmented pool leaves size, contents and phys_addr unchanged" {

@@ -388,17 +388,3 @@ PY
 	! _cmafs_alive "$pid"
 	refute [ -e "$MNT/live1" ]
 }
-
-@test "kmod: unmount returns every buffer to CMA (CmaFree in /proc/meminfo)" {
-	require_backend kmod
-	local free0 free1 free2
-	free0=$(awk '/^CmaFree:/ { print $2 * 1024 }' /proc/meminfo)
-	cmafs_mount
-	truncate -s 8M "$MNT/k1"
-	truncate -s 4M "$MNT/k2"
-	free1=$(awk '/^CmaFree:/ { print $2 * 1024 }' /proc/meminfo)
-	((free0 - free1 >= 12 * 1048576)) || fail "CmaFree fell by $((free0 - free1)) only"
-	cmafs_umount
-	free2=$(awk '/^CmaFree:/ { print $2 * 1024 }' /proc/meminfo)
-	assert_equal "$free2" "$free0"
-}

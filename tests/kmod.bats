@@ -5,6 +5,8 @@
 #    boot log, CmaFree (/proc/meminfo) following allocations and frees;
 #  - every page back at unmount and when the daemon is killed (SIGKILL);
 #  - EFBIG / ENOSPC at the area's limits, with the daemon's log line;
+#  - buffers from the page allocator (one page; up to 4 MiB on a full area):
+#    outside the area, counted in .stats helper_buddy_*;
 #  - cached buffers without passthrough: the mapping written back by fsync,
 #    refreshed by user.cma.sync=cpu, checked through the helper's own
 #    descriptor (the daemon's, via /proc/PID/fd).
@@ -222,6 +224,57 @@ EOF
 	cmafs_umount
 	! grep -qF " $MNT " /proc/self/mountinfo || fail "$MNT still mounted"
 	assert_cma_state "${b[*]}"
+}
+
+# in_cma_area ADDR_HEX SIZE: 0 when [ADDR, ADDR+SIZE) lies inside the area.
+in_cma_area() {
+	local a base
+	a=$(hex2dec "$1") base=$(hex2dec "$CMA_BASE")
+	((a >= base && a + $2 <= base + CMA_SIZE))
+}
+
+@test "kmod: single pages, and up to 4 MiB once CMA is full, come from the page allocator; .stats says so" {
+	require_cma_area
+	cmafs_mount
+	local bb0 bB0 M4=$((4 * 1024 * 1024)) i n=0 free0 free1 phys found=
+	bb0=$(stat_key helper_buddy_buffers) bB0=$(stat_key helper_buddy_bytes)
+	# One page: never from the default CMA area.
+	truncate -s "$PAGE" "$MNT/page"
+	phys=$(xattr "$MNT/page" user.cma.phys_addr)
+	! in_cma_area "$phys" "$PAGE" || fail "a single page at $phys is inside the CMA area"
+	assert_equal "$(stat_key helper_buddy_buffers)" $((bb0 + 1))
+	assert_equal "$(stat_key helper_buddy_bytes)" $((bB0 + PAGE))
+	# Two pages: from CMA.
+	truncate -s $((2 * PAGE)) "$MNT/two"
+	phys=$(xattr "$MNT/two" user.cma.phys_addr)
+	in_cma_area "$phys" $((2 * PAGE)) || fail "a 2-page buffer at $phys is outside the CMA area"
+	assert_equal "$(stat_key helper_buddy_buffers)" $((bb0 + 1))
+	# Fill the area with 4 MiB buffers until one comes from the page
+	# allocator (CMA full or too fragmented for 4 MiB).
+	for ((i = 0; i < CMA_SIZE / M4 + 8; i++)); do
+		free0=$(stat_key cma_free_bytes)
+		truncate -s 4M "$MNT/fill$i" || fail "truncate -s 4M failed after $i buffers"
+		phys=$(xattr "$MNT/fill$i" user.cma.phys_addr)
+		if ! in_cma_area "$phys" "$M4"; then
+			found=$i
+			break
+		fi
+	done
+	[[ -n $found ]] || fail "no 4 MiB buffer came from the page allocator after $i in CMA"
+	free1=$(stat_key cma_free_bytes)
+	assert_equal "$(stat_key helper_buddy_buffers)" $((bb0 + 2))
+	assert_equal "$(stat_key helper_buddy_bytes)" $((bB0 + PAGE + M4))
+	# CmaFree did not pay for it (within what the kernel lends meanwhile).
+	(( free0 - free1 < M4 / 2 )) || fail "CmaFree fell by $((free0 - free1)) bytes for a buffer outside CMA"
+	# Beyond the page allocator's largest block there is no fallback.
+	: >"$MNT/big"
+	run truncate -s 8M "$MNT/big"
+	assert_failure
+	assert_output --partial "No space left on device"
+	# Freed, the counters come back.
+	rm -f "$MNT"/fill* "$MNT/page" "$MNT/two"
+	assert_equal "$(stat_key helper_buddy_buffers)" "$bb0"
+	assert_equal "$(stat_key helper_buddy_bytes)" "$bB0"
 }
 
 @test "kmod: a size larger than the whole CMA area fails with EFBIG (truncate(1)), logged" {

@@ -40,11 +40,31 @@ _cmafs_registry() {
 	fi
 }
 
+# The helpers that poll use shell builtins only: in the arm64 VMs (TCG)
+# every fork+exec costs ~60 ms.
 _cmafs_alive() { # pid -> 0 while the process exists and is not a zombie
 	local st
-	[[ -r /proc/$1/stat ]] || return 1
-	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	{ read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+	st=${st##*) }
+	st=${st%% *}
 	[[ -n $st && $st != Z && $st != X ]]
+}
+
+# _cmafs_mounted DIR: 0 while DIR is a mount point in /proc/self/mountinfo
+# (unlike mountpoint(1), also when its daemon is dead: ENOTCONN).
+_cmafs_mounted() {
+	local _id _pid _dev _root mp _rest
+	while read -r _id _pid _dev _root mp _rest; do
+		[[ $mp == "$1" ]] && return 0
+	done </proc/self/mountinfo
+	return 1
+}
+
+# _cmafs_nap [SECONDS]: sleep(1) without an exec (a read that times out on
+# a pipe nobody writes to).
+_cmafs_nap() {
+	[[ -n ${_CMAFS_NAP_FD:-} ]] || exec {_CMAFS_NAP_FD}<> <(:)
+	read -rt "${1:-0.05}" -u "$_CMAFS_NAP_FD" _ 2>/dev/null || :
 }
 
 # cmafs_tmp: a world-traversable scratch directory (mount points, tools the
@@ -96,10 +116,10 @@ cmafs_mount() {
 			cat "$LOG" >&2
 			return 1
 		fi
-		if mountpoint -q "$MNT" && cat "$MNT/.stats" >/dev/null 2>&1; then
+		if _cmafs_mounted "$MNT" && { : <"$MNT/.stats"; } 2>/dev/null; then
 			return 0
 		fi
-		sleep 0.05
+		_cmafs_nap
 	done
 	echo "cmafs did not mount $MNT within 5 s (-o $optstr); log:" >&2
 	cat "$LOG" >&2
@@ -110,20 +130,20 @@ cmafs_mount() {
 # exit; fails if it did not (then it is killed so nothing lingers).
 cmafs_umount() {
 	local mnt=${1:-$MNT} pid=${2:-$CMAFS_PID} i rc=0
-	if mountpoint -q "$mnt"; then
+	if _cmafs_mounted "$mnt"; then
 		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null ||
 			umount -l "$mnt" 2>/dev/null || true
 	fi
 	for ((i = 0; i < 200; i++)); do
 		_cmafs_alive "$pid" || break
-		sleep 0.05
+		_cmafs_nap
 	done
 	if _cmafs_alive "$pid"; then
 		echo "cmafs (pid $pid) still running 10 s after unmounting $mnt" >&2
 		kill -9 "$pid" 2>/dev/null
 		rc=1
 	fi
-	mountpoint -q "$mnt" && { umount -l "$mnt" 2>/dev/null; rc=1; }
+	_cmafs_mounted "$mnt" && { umount -l "$mnt" 2>/dev/null; rc=1; }
 	local reg
 	reg=$(_cmafs_registry)
 	[[ -f $reg ]] && sed -i "\\|^$mnt |d" "$reg"
@@ -156,7 +176,7 @@ cmafs_teardown() {
 
 # Remove every entry of the mount's root (not .stats); never fails.
 cmafs_clean_root() {
-	[[ -n ${MNT:-} ]] && mountpoint -q "$MNT" || return 0
+	[[ -n ${MNT:-} ]] && _cmafs_mounted "$MNT" || return 0
 	find "$MNT" -mindepth 1 -maxdepth 1 ! -name .stats -exec rm -rf {} + 2>/dev/null
 	return 0
 }
@@ -183,7 +203,9 @@ require_daemon() {
 	[[ -z ${CMAFS_NOT_BUILT:-} && -x $CMAFS_BIN ]] || skip "cmafs daemon not built ($CMAFS_BIN)"
 }
 
-page_size() { getconf PAGESIZE; }
+: "${CMAFS_PAGE_SIZE:=$(getconf PAGESIZE)}"
+export CMAFS_PAGE_SIZE
+page_size() { echo "$CMAFS_PAGE_SIZE"; }
 
 # Page-rounded size of N bytes.
 page_round() {
@@ -193,13 +215,22 @@ page_round() {
 }
 
 # The whole .stats text (one consistent snapshot).
-stats() { cat "${2:-$MNT}/.stats"; }
+stats() {
+	local t
+	t=$(<"${1:-$MNT}/.stats") || return
+	printf '%s\n' "$t"
+}
 
 # stat_key KEY [SNAPSHOT_TEXT]: one value from .stats (or from a snapshot).
 stat_key() {
-	local text
-	if (($# > 1)); then text=$2; else text=$(cat "$MNT/.stats"); fi
-	awk -F': ' -v k="$1" '$1 == k { print $2; found = 1 } END { exit !found }' <<<"$text"
+	local text line
+	if (($# > 1)); then text=$2; else text=$(<"$MNT/.stats") || return; fi
+	while IFS= read -r line; do
+		[[ ${line%%: *} == "$1" ]] || continue
+		printf '%s\n' "${line#*: }"
+		return 0
+	done <<<"$text"
+	return 1
 }
 
 # wait_stat KEY VALUE: poll (<= 5 s) until .stats shows KEY: VALUE.  Releases
@@ -209,7 +240,7 @@ wait_stat() {
 	local i v
 	for ((i = 0; i < 100; i++)); do
 		v=$(stat_key "$1") && [[ $v == "$2" ]] && return 0
-		sleep 0.05
+		_cmafs_nap
 	done
 	echo "wait_stat: .stats $1 is '$v', expected '$2'" >&2
 	stats >&2
@@ -221,7 +252,7 @@ wait_xattr() {
 	local i v
 	for ((i = 0; i < 100; i++)); do
 		v=$(xattr "$1" "$2" 2>/dev/null) && [[ $v == "$3" ]] && return 0
-		sleep 0.05
+		_cmafs_nap
 	done
 	echo "wait_xattr: $2 of $1 is '$v', expected '$3'" >&2
 	return 1

@@ -7,8 +7,8 @@
 #
 # Environment (VM_ENV):
 #   BATS_MODES   passthrough modes to run the suite with, comma-separated
-#                (default: off, and on too where the kernel has FUSE
-#                passthrough, >= 6.9)
+#                (default: the daemon's own default, passthrough=auto: on
+#                where the kernel has FUSE passthrough, >= 6.9, else off)
 #   BATS_FILES   the .bats files to run, comma-separated, relative to tests/
 #                (default or "all": all but install.bats)
 #   BATS_FILTER  bats --filter REGEX (default: none)
@@ -80,7 +80,7 @@ if [ -z "$BATS_MODES" ]; then
 	BATS_MODES=off
 	maj=${r%%.*} min=${r#*.}
 	min=${min%%[.-]*}
-	[ "$maj" -gt 6 ] || { [ "$maj" = 6 ] && [ "$min" -ge 9 ]; } && BATS_MODES="off on"
+	[ "$maj" -gt 6 ] || { [ "$maj" = 6 ] && [ "$min" -ge 9 ]; } && BATS_MODES=on
 fi
 if [ -n "${BATS_FILES:-}" ] && [ "$BATS_FILES" != all ]; then
 	BATS_FILES=$(echo "$BATS_FILES" | tr , '\n' | sed "s|^|$T/|" | tr '\n' ' ')
