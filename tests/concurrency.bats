@@ -14,6 +14,8 @@ teardown_file() { cmafs_teardown_file; }
 setup() {
 	require_daemon
 	PAGE=$(page_size)
+	# Rounds per worker (the VMs run fewer: every exec is slow under TCG).
+	ROUNDS=${CMAFS_TEST_ROUNDS:-12}
 }
 
 teardown() { cmafs_teardown; }
@@ -63,7 +65,7 @@ worker() {
 	) &
 	local reader=$!
 	for ((i = 0; i < 16; i++)); do
-		worker "$i" 12 2>"$BATS_TEST_TMPDIR/worker.$i.err" &
+		worker "$i" "$ROUNDS" 2>"$BATS_TEST_TMPDIR/worker.$i.err" &
 		pids+=($!)
 	done
 	for i in "${!pids[@]}"; do
@@ -85,11 +87,12 @@ worker() {
 	s=$(stats)
 	assert_stats_consistent "$s"
 	assert_equal "$(stat_key used_bytes "$s")" 0
-	assert_equal "$(stat_key free_bytes "$s")" "$pool"
+	# (kmod: free_bytes is CmaFree, which the rest of the system moves too.)
+	[[ $CMAFS_BACKEND != sim ]] || assert_equal "$(stat_key free_bytes "$s")" "$pool"
 	assert_equal "$(stat_key orphan_buffers "$s")" 0
 	assert_equal "$(stat_key allocs "$s")" "$(stat_key frees "$s")"
 	assert_equal "$(stat_key alloc_failures "$s")" 0
-	(($(stat_key allocs "$s") >= 16 * 12 * 2)) || fail "fewer allocations than the workers made"
+	(($(stat_key allocs "$s") >= 16 * ROUNDS * 2)) || fail "fewer allocations than the workers made"
 	[[ $CMAFS_BACKEND != sim ]] || assert_equal "$(stat_key largest_free_bytes "$s")" "$pool"
 	[[ $CMAFS_BACKEND != sim ]] || assert_equal "$(sim_memfd_count)" 0
 	run -0 ls "$MNT"
@@ -123,7 +126,8 @@ worker() {
 	wait_stat buffers 0
 	s=$(stats)
 	assert_equal "$(stat_key used_bytes "$s")" 0
-	assert_equal "$(stat_key free_bytes "$s")" "$pool"
+	# (kmod: free_bytes is CmaFree, which the rest of the system moves too.)
+	[[ $CMAFS_BACKEND != sim ]] || assert_equal "$(stat_key free_bytes "$s")" "$pool"
 	assert_equal "$(stat_key allocs "$s")" "$(stat_key frees "$s")"
 	[[ $CMAFS_BACKEND != sim ]] || assert_equal "$(sim_memfd_count)" 0
 }

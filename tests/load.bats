@@ -72,12 +72,16 @@ assert_daemon_answers() {
 	s=$(stats)
 	assert_equal "$(stat_key buffers "$s")" 0
 	assert_equal "$(stat_key used_bytes "$s")" 0
-	assert_equal "$(stat_key free_bytes "$s")" "$(stat_key pool_bytes "$s")"
+	# (kmod: free_bytes is CmaFree, which the rest of the system moves too.)
+	[[ $CMAFS_BACKEND != sim ]] || assert_equal "$(stat_key free_bytes "$s")" "$(stat_key pool_bytes "$s")"
 	assert_equal "$(stat_key allocs "$s")" "$(stat_key frees "$s")"
 	cmafs_umount
 }
 
-@test "32 clients on a pool too small for them: ENOSPC only, no stall, .stats consistent and exact at quiescence" {
+@test "sim: 32 clients on a pool too small for them: ENOSPC only, no stall, .stats consistent and exact at quiescence" {
+	# (kmod: the pool is the kernel's CMA area, which a test cannot shrink,
+	# and the page allocator serves what CMA cannot, up to 4 MiB.)
+	require_backend sim
 	CMAFS_POOL=8M cmafs_mount
 	local lazy=()
 	# sim with passthrough: growth by write() cannot be refused and is

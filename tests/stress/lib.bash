@@ -5,10 +5,13 @@ STRESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # build_stress_tools: exerciser and loadgen into $BATS_FILE_TMPDIR/bin;
 # exports EXERCISER and LOADGEN (empty when there is no C compiler).
+# CMAFS_STRESS_BIN: a directory with both already built (the VMs' guest).
 build_stress_tools() {
 	local bin=$BATS_FILE_TMPDIR/bin
 	EXERCISER='' LOADGEN=''
-	if command -v "${CC:-cc}" >/dev/null; then
+	if [[ -n ${CMAFS_STRESS_BIN:-} ]]; then
+		EXERCISER=$CMAFS_STRESS_BIN/exerciser LOADGEN=$CMAFS_STRESS_BIN/loadgen
+	elif command -v "${CC:-cc}" >/dev/null; then
 		mkdir -p "$bin"
 		"${CC:-cc}" -O2 -Wall -Wextra -Werror -o "$bin/exerciser" "$STRESS_DIR/exerciser.c" || return 1
 		"${CC:-cc}" -O2 -Wall -Wextra -Werror -pthread -o "$bin/loadgen" "$STRESS_DIR/loadgen.c" || return 1

@@ -591,8 +591,9 @@ static void t_cma_exhausted(void)
 	size_t from = klog_len();
 	long base = cma_free_kb();
 	int fds[64], n = 0;
-	bool outside = false;
+	bool outside = false, flags_ok = true;
 	struct cmabuf_stats st;
+	struct cmabuf_info info;
 
 	while (n < 64) {
 		struct cmabuf_alloc a;
@@ -601,20 +602,67 @@ static void t_cma_exhausted(void)
 		if (fd < 0)
 			break;
 		fds[n++] = fd;
+		if (cb_info(fd, &info) ||
+		    !(info.flags & CMABUF_INFO_BUDDY) != in_cma(a.phys_addr, 4 * MiB))
+			flags_ok = false;
 		if (!in_cma(a.phys_addr, 4 * MiB)) {
 			outside = true;
 			break;
 		}
 	}
 	ok(outside, "with the area full, a 4 MiB buffer comes from outside it (%d buffers)", n);
+	ok(flags_ok, "INFO flags exactly the buffers outside the area CMABUF_INFO_BUDDY");
 	ok(klog_has(from, "cma_alloc", "alloc failed"),
 	   "the kernel's cma_alloc failure line is in the log");
 	ok(cb_stats(&st) == 0 && st.buffers == (uint64_t)n &&
-	   st.bytes == (uint64_t)n * 4 * MiB,
-	   "STATS: %" PRIu64 " buffers, %" PRIu64 " bytes", st.buffers, st.bytes);
+	   st.bytes == (uint64_t)n * 4 * MiB && st.buddy_buffers == outside &&
+	   st.buddy_bytes == outside * 4 * MiB,
+	   "STATS: %" PRIu64 " buffers, %" PRIu64 " bytes, %" PRIu64 " of them (%"
+	   PRIu64 " bytes) from the page allocator", st.buffers, st.bytes,
+	   st.buddy_buffers, st.buddy_bytes);
 	while (n)
 		close(fds[--n]);
 	ok(cma_back_to(base), "CmaFree back after freeing them");
+}
+
+/*
+ * Where single pages and small buffers come from: the page allocator for one
+ * page of the default area, CMA otherwise; INFO and STATS say which.
+ */
+static void t_placement(bool own_region)
+{
+	struct cmabuf_alloc a1, a2;
+	struct cmabuf_info i1, i2;
+	struct cmabuf_stats s0, s1;
+	int fd1, fd2;
+
+	cb_stats(&s0);
+	fd1 = cb_alloc(page, 0, CMABUF_CACHE_CACHED, &a1);
+	fd2 = cb_alloc(2 * page, 0, CMABUF_CACHE_UNCACHED, &a2);
+	if (!ok(fd1 >= 0 && fd2 >= 0, "ALLOC one page and two pages"))
+		return;
+	cb_info(fd1, &i1);
+	cb_info(fd2, &i2);
+	cb_stats(&s1);
+	if (own_region)
+		ok(in_cma(a1.phys_addr, page) && !(i1.flags & CMABUF_INFO_BUDDY),
+		   "one page comes from the device's own region, not flagged BUDDY");
+	else
+		ok(!in_cma(a1.phys_addr, page) && (i1.flags & CMABUF_INFO_BUDDY),
+		   "one page comes from the page allocator (0x%" PRIx64 "), flagged BUDDY",
+		   a1.phys_addr);
+	ok(in_cma(a2.phys_addr, 2 * page) && !(i2.flags & CMABUF_INFO_BUDDY),
+	   "two pages come from CMA (0x%" PRIx64 "), not flagged BUDDY", a2.phys_addr);
+	ok(s1.buddy_buffers == s0.buddy_buffers + !own_region &&
+	   s1.buddy_bytes == s0.buddy_bytes + (own_region ? 0 : (uint64_t)page),
+	   "STATS buddy_buffers %" PRIu64 " -> %" PRIu64 ", buddy_bytes %" PRIu64
+	   " -> %" PRIu64, s0.buddy_buffers, s1.buddy_buffers, s0.buddy_bytes,
+	   s1.buddy_bytes);
+	close(fd1);
+	close(fd2);
+	cb_stats(&s1);
+	ok(s1.buddy_buffers == s0.buddy_buffers && s1.buddy_bytes == s0.buddy_bytes,
+	   "STATS buddy counters back after freeing them");
 }
 
 static void t_resize(void)
@@ -1593,6 +1641,7 @@ static int dt_mode(void)
 		return 1;
 	base = cma_free_kb();
 	t_cmafree_and_contiguity();
+	t_placement(true);
 	t_cache_modes();
 	t_too_big();
 	t_resize();
@@ -1675,6 +1724,7 @@ int main(int argc, char **argv)
 	t_align();
 	t_bad_args();
 	t_too_big();
+	t_placement(false);
 	t_cma_exhausted();
 	t_resize();
 	t_file_basics();
