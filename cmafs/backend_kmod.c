@@ -30,6 +30,7 @@ struct kmod {
 	struct backend be;
 	int dev;
 	uint64_t bytes;		/* held by this mount */
+	uint64_t size_limit;	/* CmaTotal, when the helper takes a limit */
 	pthread_mutex_t lock;
 };
 
@@ -73,6 +74,11 @@ static int kmod_alloc(struct backend *be, uint64_t size, uint64_t align,
 		.size = size, .align = align, .cache = cache,
 		.flags = CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE,
 	};
+
+	if (k->size_limit && size <= k->size_limit) {
+		a.flags |= CMABUF_ALLOC_LIMIT;
+		a.size_limit = k->size_limit;
+	}
 
 	if (ioctl(k->dev, CMABUF_IOC_ALLOC, &a) < 0)
 		return errno == ENOSPC ? no_room(size) : -errno;
@@ -241,5 +247,15 @@ struct backend *backend_kmod_new(const char *devpath)
 	k->be.page_size = v.page_size;
 	k->be.empty_buffers = true;
 	k->dev = dev;
+	/*
+	 * Under passthrough a write past the end grows the helper's file in
+	 * the kernel: with the area's size as the file's limit, one that no
+	 * state of the area could hold is EFBIG there too, not ENOSPC.
+	 */
+	if (v.alloc_flags & CMABUF_ALLOC_LIMIT) {
+		uint64_t free_bytes;
+
+		cma_meminfo(&k->size_limit, &free_bytes);
+	}
 	return &k->be;
 }

@@ -25,6 +25,11 @@
  * backing file must be: the kernel bounds passthrough reads by the backing
  * file's size and sends writes past it straight to the backing file.  The
  * flag is new in the same ABI version 1: check VERSION's alloc_flags.
+ * With CMABUF_ALLOC_LIMIT (newer still) the file's size may not exceed
+ * size_limit, as a file system's largest file size: a write starting at or
+ * past it fails with EFBIG, one crossing it is shortened, and ftruncate past
+ * it fails with EFBIG; nothing changes then.  (cmafs sets the CMA area's size,
+ * so that a write no state of the area could hold is EFBIG, not ENOSPC.)
  *
  * Every call returns 0 (ALLOC: the new descriptor is in the structure) or -1
  * with errno set.  All structures have fixed-width fields; reserved fields
@@ -133,7 +138,9 @@ struct cmabuf_version {
 /* cmabuf_alloc.flags */
 #define CMABUF_ALLOC_CLOEXEC	(1u << 0)	/* FD_CLOEXEC on the new descriptor */
 #define CMABUF_ALLOC_FILE	(1u << 1)	/* a file buffer (see above) */
-#define CMABUF_ALLOC_FLAGS	(CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE)
+#define CMABUF_ALLOC_LIMIT	(1u << 2)	/* size_limit is set (file buffers) */
+#define CMABUF_ALLOC_FLAGS	(CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE | \
+				 CMABUF_ALLOC_LIMIT)
 
 /* CMABUF_IOC_ALLOC */
 struct cmabuf_alloc {
@@ -146,7 +153,9 @@ struct cmabuf_alloc {
 	__u32 reserved0;	/* in: zero */
 	__u64 phys_addr;	/* out: start as the CPU sees it */
 	__u64 dma_addr;		/* out: start as the device sees it */
-	__u64 reserved[4];	/* in: zero */
+	__u64 size_limit;	/* in, with CMABUF_ALLOC_LIMIT: the largest
+				 * size of the file (else zero) */
+	__u64 reserved[3];	/* in: zero */
 };
 
 /* CMABUF_IOC_STATS: counters of the whole module. */

@@ -123,6 +123,7 @@ struct cmabuf_buf {
 	u64 align;
 	atomic_t maps;			/* VMAs mapping the buffer */
 	bool file;			/* CMABUF_ALLOC_FILE: i_size is logical */
+	u64 limit;			/* largest i_size of a file buffer; 0: none */
 	struct inode *inode;
 };
 
@@ -500,6 +501,15 @@ static ssize_t cmabuf_file_write(struct kiocb *iocb, struct iov_iter *from)
 	ret = generic_write_checks(iocb, from);
 	if (ret <= 0)
 		goto out;
+	/* The file's largest size, as generic_write_checks() does s_maxbytes. */
+	if (buf->limit && iocb->ki_pos + ret > buf->limit) {
+		if (iocb->ki_pos >= buf->limit) {
+			ret = -EFBIG;
+			goto out;
+		}
+		ret = buf->limit - iocb->ki_pos;
+		iov_iter_truncate(from, ret);
+	}
 	end = iocb->ki_pos + ret;
 	if (end > buf->r.size && cmabuf_grow_for_write(buf, end)) {
 		/* No room for all of it: write what fits. */
@@ -585,6 +595,8 @@ static int cmabuf_setattr(CMABUF_IDMAP *idmap, struct dentry *dentry,
 	if (ret)
 		return ret;
 	if (attr->ia_valid & ATTR_SIZE) {
+		if (buf->limit && attr->ia_size > buf->limit)
+			return -EFBIG;
 		ret = cmabuf_file_set_size(buf, attr->ia_size);
 		if (ret)
 			return ret;
@@ -929,6 +941,10 @@ static long cmabuf_ioc_alloc(struct cmabuf_alloc __user *uarg)
 	if ((req.flags & ~CMABUF_ALLOC_FLAGS) || req.reserved0 ||
 	    memchr_inv(req.reserved, 0, sizeof(req.reserved)))
 		return -EINVAL;
+	if (req.flags & CMABUF_ALLOC_LIMIT ?
+	    !(req.flags & CMABUF_ALLOC_FILE) || !req.size_limit ||
+	    req.size > req.size_limit : req.size_limit != 0)
+		return -EINVAL;
 	ret = cmabuf_check_args(req.size, req.align, req.cache,
 				req.flags & CMABUF_ALLOC_FILE, &size, &align);
 	if (ret)
@@ -941,6 +957,7 @@ static long cmabuf_ioc_alloc(struct cmabuf_alloc __user *uarg)
 	atomic_set(&buf->maps, 0);
 	buf->align = align;
 	buf->file = req.flags & CMABUF_ALLOC_FILE;
+	buf->limit = req.size_limit;
 	ret = cmabuf_region_alloc(&buf->r, size, align, req.cache, false);
 	if (ret)
 		goto err_buf;

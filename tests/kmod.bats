@@ -249,8 +249,14 @@ in_cma_area() {
 	phys=$(xattr "$MNT/two" user.cma.phys_addr)
 	in_cma_area "$phys" $((2 * PAGE)) || fail "a 2-page buffer at $phys is outside the CMA area"
 	assert_equal "$(stat_key helper_buddy_buffers)" $((bb0 + 1))
-	# Fill the area with 4 MiB buffers until one comes from the page
-	# allocator (CMA full or too fragmented for 4 MiB).
+	# Fill the area: most of it in one buffer (halved until it fits: pinned
+	# pages may split the area), then 4 MiB buffers until one comes from
+	# the page allocator (CMA full or too fragmented for 4 MiB).
+	local bulk=$((($(stat_key cma_free_bytes) - 16 * 1048576) / M4 * M4))
+	: >"$MNT/bulk"
+	while ((bulk > M4)) && ! truncate -s "$bulk" "$MNT/bulk" 2>/dev/null; do
+		bulk=$((bulk / 2 / M4 * M4))
+	done
 	for ((i = 0; i < CMA_SIZE / M4 + 8; i++)); do
 		free0=$(stat_key cma_free_bytes)
 		truncate -s 4M "$MNT/fill$i" || fail "truncate -s 4M failed after $i buffers"
@@ -272,7 +278,7 @@ in_cma_area() {
 	assert_failure
 	assert_output --partial "No space left on device"
 	# Freed, the counters come back.
-	rm -f "$MNT"/fill* "$MNT/page" "$MNT/two"
+	rm -f "$MNT"/fill* "$MNT/bulk" "$MNT/page" "$MNT/two"
 	assert_equal "$(stat_key helper_buddy_buffers)" "$bb0"
 	assert_equal "$(stat_key helper_buddy_bytes)" "$bB0"
 }

@@ -556,7 +556,7 @@ static void t_bad_args(void)
 	ok(ioctl(devfd, CMABUF_IOC_ALLOC, &a) == -1 && errno == EINVAL,
 	   "unknown flag: EINVAL");
 	a.flags = 0;
-	a.reserved[3] = 1;
+	a.reserved[2] = 1;
 	ok(ioctl(devfd, CMABUF_IOC_ALLOC, &a) == -1 && errno == EINVAL,
 	   "reserved field set: EINVAL");
 	ok(ioctl(devfd, _IO(CMABUF_IOC_MAGIC, 0x7f)) == -1 && errno == ENOTTY,
@@ -838,6 +838,49 @@ static void t_file_basics(void)
 	ok(cma_back_to(base), "CmaFree back after close");
 	free(b);
 	free(c);
+}
+
+/* CMABUF_ALLOC_LIMIT: the file's largest size, as s_maxbytes. */
+static void t_file_limit(void)
+{
+	struct cmabuf_alloc a;
+	struct cmabuf_stats s0, s1;
+	char buf[2 * 4096];
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.size = page;
+	a.flags = CMABUF_ALLOC_LIMIT;
+	a.size_limit = 1 * MiB;
+	ok(ioctl(devfd, CMABUF_IOC_ALLOC, &a) == -1 && errno == EINVAL,
+	   "LIMIT without FILE: EINVAL");
+	a.flags = CMABUF_ALLOC_FILE;
+	ok(ioctl(devfd, CMABUF_IOC_ALLOC, &a) == -1 && errno == EINVAL,
+	   "size_limit without LIMIT: EINVAL");
+	a.flags = CMABUF_ALLOC_FILE | CMABUF_ALLOC_LIMIT;
+	a.size = 2 * MiB;
+	ok(ioctl(devfd, CMABUF_IOC_ALLOC, &a) == -1 && errno == EINVAL,
+	   "size beyond size_limit: EINVAL");
+	a.size = page;
+	a.flags |= CMABUF_ALLOC_CLOEXEC;
+	fd = ioctl(devfd, CMABUF_IOC_ALLOC, &a) == 0 ? a.fd : -1;
+	if (!ok(fd >= 0, "ALLOC a file buffer limited to 1 MiB"))
+		return;
+	memset(buf, 7, sizeof(buf));
+	cb_stats(&s0);
+	ok(pwrite(fd, buf, 1, 1 * MiB) == -1 && errno == EFBIG && fsize(fd) == 0,
+	   "a write at the limit: EFBIG, size unchanged");
+	ok(ftruncate(fd, 1 * MiB + 1) == -1 && errno == EFBIG && fsize(fd) == 0,
+	   "ftruncate past the limit: EFBIG, size unchanged");
+	cb_stats(&s1);
+	ok(s1.alloc_failures == s0.alloc_failures && s1.resizes == s0.resizes,
+	   "neither tried to allocate");
+	ok(pwrite(fd, buf, sizeof(buf), 1 * MiB - 4096) == 4096 &&
+	   fsize(fd) == (off_t)(1 * MiB),
+	   "a write across the limit is shortened to it");
+	ok(ftruncate(fd, 1 * MiB) == 0 && ftruncate(fd, 0) == 0,
+	   "ftruncate up to the limit works");
+	close(fd);
 }
 
 static void t_file_growth(void)
@@ -1728,6 +1771,7 @@ int main(int argc, char **argv)
 	t_cma_exhausted();
 	t_resize();
 	t_file_basics();
+	t_file_limit();
 	t_file_growth();
 	t_file_mmap();
 	t_random_rounds(1000);
