@@ -78,7 +78,7 @@ worker() {
 	local snaps=0 f
 	for f in "$BATS_TEST_TMPDIR"/snap.*; do
 		[[ -s $f ]] || continue
-		assert_stats_consistent "$(cat "$f")"
+		assert_stats_consistent "$(<"$f")"
 		snaps=$((snaps + 1))
 	done
 	((snaps > 0)) || fail "no snapshot taken"

@@ -401,28 +401,36 @@ assert_phys_in_pool() {
 }
 
 # assert_stats_consistent SNAPSHOT: what every .stats snapshot satisfies,
-# at any instant (a sim pool: used + free = pool).
+# at any instant (a sim pool: used + free = pool).  Parsed in one pass
+# without a subshell: tests check hundreds of snapshots, in the VMs too.
 assert_stats_consistent() {
-	local s=$1 pool used free largest buffers allocs frees orphans ps
-	ps=$(page_size)
-	pool=$(stat_key pool_bytes "$s") used=$(stat_key used_bytes "$s")
-	free=$(stat_key free_bytes "$s") largest=$(stat_key largest_free_bytes "$s")
-	buffers=$(stat_key buffers "$s") allocs=$(stat_key allocs "$s")
-	frees=$(stat_key frees "$s") orphans=$(stat_key orphan_buffers "$s")
-	if [[ $(stat_key backend "$s") == kmod ]]; then
+	local s=$1 line
+	local -A st=()
+	while IFS= read -r line; do
+		[[ $line == *': '* ]] && st[${line%%: *}]=${line#*: }
+	done <<<"$s"
+	local k
+	for k in pool_bytes used_bytes free_bytes largest_free_bytes buffers allocs frees orphan_buffers; do
+		[[ ${st[$k]:-} =~ ^[0-9]+$ ]] || { fail "no numeric $k: $s"; return 1; }
+	done
+	local pool=${st[pool_bytes]} used=${st[used_bytes]} free=${st[free_bytes]}
+	local largest=${st[largest_free_bytes]} buffers=${st[buffers]}
+	local allocs=${st[allocs]} frees=${st[frees]} orphans=${st[orphan_buffers]}
+	local ps=$CMAFS_PAGE_SIZE
+	if [[ ${st[backend]:-} == kmod ]]; then
 		# The CMA area is shared with the rest of the system and free is
 		# CmaFree: our buffers in it (all but those from the page
 		# allocator) are at most what is not free.  CmaFree lags by what
 		# the per-CPU counters have not folded yet: 4 MiB of slack.
-		local buddy
-		buddy=$(stat_key helper_buddy_bytes "$s") || buddy=0
+		local buddy=${st[helper_buddy_bytes]:-0}
 		((used + free <= pool + buddy + 4194304)) ||
-			fail "used $used + free $free > pool $pool + buddy $buddy: $s"
+			{ fail "used $used + free $free > pool $pool + buddy $buddy: $s"; return 1; }
 	else
-		((used + free == pool)) || fail "used $used + free $free != pool $pool: $s"
+		((used + free == pool)) || { fail "used $used + free $free != pool $pool: $s"; return 1; }
 	fi
-	((largest <= free)) || fail "largest_free $largest > free $free: $s"
-	((allocs - frees == buffers)) || fail "allocs $allocs - frees $frees != buffers $buffers: $s"
-	((orphans <= buffers)) || fail "orphans $orphans > buffers $buffers: $s"
-	((used % ps == 0 && free % ps == 0)) || fail "used/free not page multiples: $s"
+	((largest <= free)) || { fail "largest_free $largest > free $free: $s"; return 1; }
+	((allocs - frees == buffers)) ||
+		{ fail "allocs $allocs - frees $frees != buffers $buffers: $s"; return 1; }
+	((orphans <= buffers)) || { fail "orphans $orphans > buffers $buffers: $s"; return 1; }
+	((used % ps == 0 && free % ps == 0)) || { fail "used/free not page multiples: $s"; return 1; }
 }
