@@ -13,7 +13,7 @@
 #                (default or "all": all but install.bats)
 #   BATS_FILTER  bats --filter REGEX (default: none)
 #   BATS_LOAD    1: with "all", also concurrency/faults/load.bats (they can
-#                hang on the known kmod deadlock, cmafs(8) BUGS)
+#                hang on the known kmod hang under load, cmafs(8) BUGS)
 #   LAT_N        allocations per latency figure (default 100; 0 skips)
 #   BATS_TEST_TIMEOUT  seconds one test may take (default 240)
 # The "ok"/"not ok" lines of bats are tagged with [KREL MODE] after their
@@ -99,10 +99,10 @@ else
 		BATS_FILES="$BATS_FILES $f"
 	done
 	echo "ok - [$r] install.bats # skip packaging is tested on the host (no make or cc in the VM)"
-	# Known bug, open: under load the kmod daemon can deadlock in the kernel
+	# Known bug, open: under load the kmod daemon can stop answering
 	# (cmafs(8) BUGS): these would hang the suite.  BATS_LOAD=1 runs them.
 	[ "${BATS_LOAD:-0}" = 1 ] ||
-		echo "ok - [$r] concurrency.bats faults.bats load.bats # skip known deadlock of the kmod daemon under load (cmafs(8) BUGS); BATS_LOAD=1 runs them"
+		echo "ok - [$r] concurrency.bats faults.bats load.bats # skip known hang of the kmod daemon under load (cmafs(8) BUGS); BATS_LOAD=1 runs them"
 fi
 
 for mode in $BATS_MODES; do
