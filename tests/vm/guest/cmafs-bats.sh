@@ -13,7 +13,7 @@
 #                (default or "all": all but install.bats)
 #   BATS_FILTER  bats --filter REGEX (default: none)
 #   BATS_LOAD    1: with "all", also concurrency/faults/load.bats (they can
-#                hang on the known kmod hang under load, cmafs(8) BUGS)
+#                hang: the known kmod bug under load, cmafs(8) BUGS)
 #   LAT_N        allocations per latency figure (default 100; 0 skips)
 #   BATS_TEST_TIMEOUT  seconds one test may take (default 240)
 # The "ok"/"not ok" lines of bats are tagged with [KREL MODE] after their
