@@ -50,7 +50,7 @@ assert_quiescent_exact() {
 		[[ $(stat_key used_bytes "$s") == "$want_used" ]] || ok=0
 		if f=$(stat_key files "$s" 2>/dev/null); then [[ $f == "$want_files" ]] || ok=0; fi
 		((ok)) && break
-		sleep 0.1
+		_cmafs_nap 0.1
 	done
 	assert_stats_consistent "$s"
 	((ok)) || fail "at quiescence expected buffers $want_buf, used_bytes $want_used, files $want_files, orphan_buffers 0; .stats: $s"
@@ -78,7 +78,7 @@ mount_on() {
 	for ((i = 0; i < 100; i++)); do
 		_cmafs_alive "$CMAFS_PID" || { cat "$LOG" >&2; return 1; }
 		mountpoint -q "$MNT" && cat "$MNT/.stats" >/dev/null 2>&1 && return 0
-		sleep 0.05
+		_cmafs_nap
 	done
 	cat "$LOG" >&2
 	return 1
@@ -86,10 +86,10 @@ mount_on() {
 
 # wait_file FILE SECONDS: until FILE exists.
 wait_file() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
+	local end=$((SECONDS + $2))
+	while ((SECONDS <= end)); do
 		[[ -e $1 ]] && return 0
-		sleep 0.1
+		_cmafs_nap 0.1
 	done
 	return 1
 }
@@ -98,11 +98,13 @@ wait_file() {
 # EXIT_STATUS.  Fails (and kills it) if it did not end in time.  Not in $(...):
 # only the shell that started PID can collect its status.
 wait_exit() {
-	local i
 	EXIT_STATUS=
-	for ((i = 0; i < $2 * 20; i++)); do
+	# Seconds, not a count of naps: under load in the VMs (TCG, one CPU)
+	# every exec takes long, and the deadline must stay the deadline.
+	local end=$((SECONDS + $2))
+	while ((SECONDS <= end)); do
 		_cmafs_alive "$1" || break
-		sleep 0.05
+		_cmafs_nap 0.05
 	done
 	if _cmafs_alive "$1"; then
 		kill -9 "$1" 2>/dev/null

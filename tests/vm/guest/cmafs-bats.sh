@@ -12,8 +12,6 @@
 #   BATS_FILES   the .bats files to run, comma-separated, relative to tests/
 #                (default or "all": all but install.bats)
 #   BATS_FILTER  bats --filter REGEX (default: none)
-#   BATS_LOAD    1: with "all", also concurrency/faults/load.bats (they can
-#                hang: the known kmod bug under load, cmafs(8) BUGS)
 #   LAT_N        allocations per latency figure (default 100; 0 skips)
 #   BATS_TEST_TIMEOUT  seconds one test may take (default 240)
 # The "ok"/"not ok" lines of bats are tagged with [KREL MODE] after their
@@ -91,18 +89,10 @@ else
 	BATS_FILES=
 	for f in "$R$T"/*.bats; do
 		f=${f#"$R"}
-		case $f in
-		*/install.bats) continue ;;
-		*/concurrency.bats | */faults.bats | */load.bats)
-			[ "${BATS_LOAD:-0}" = 1 ] || continue ;;
-		esac
+		case $f in */install.bats) continue ;; esac
 		BATS_FILES="$BATS_FILES $f"
 	done
 	echo "ok - [$r] install.bats # skip packaging is tested on the host (no make or cc in the VM)"
-	# Known bug, open: under load the kmod daemon can stop answering
-	# (cmafs(8) BUGS): these would hang the suite.  BATS_LOAD=1 runs them.
-	[ "${BATS_LOAD:-0}" = 1 ] ||
-		echo "ok - [$r] concurrency.bats faults.bats load.bats # skip known hang of the kmod daemon under load (cmafs(8) BUGS); BATS_LOAD=1 runs them"
 fi
 
 for mode in $BATS_MODES; do
