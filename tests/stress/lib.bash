@@ -22,7 +22,7 @@ build_stress_tools() {
 
 # Open bug (cmafs(8) BUGS): with the kmod backend and no passthrough the
 # daemon stops answering under loadgen's 32 clients (seen in the 6.1 VM in
-# 3 runs of 4); such a test is skipped there, naming it, until it is fixed.
+# nearly every run); such a test is skipped there, naming it, until fixed.
 skip_kmod_load_bug() {
 	[[ $CMAFS_BACKEND == kmod && $(stat_key mmap) == cached ]] || return 0
 	skip "open bug: kmod without passthrough stops answering under 32 clients (cmafs(8) BUGS)"
