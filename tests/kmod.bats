@@ -91,6 +91,17 @@ assert_cma_state() {
 	fail "CmaFree ${g[0]} kB (expected ${w[0]} +- $slack: off by $d kB), helper: ${g[1]} buffers of ${g[2]} bytes (expected ${w[1]} of ${w[2]})"
 }
 
+# assert_new_buffers_in_cma "BASELINE_STATE" N: since the cma_state
+# BASELINE, the helper holds N more buffers and CmaFree fell by their bytes.
+assert_new_buffers_in_cma() {
+	local b s
+	read -ra b <<<"$1"
+	read -ra s <<<"$(cma_state)"
+	((s[1] == b[1] + $2)) || fail "the helper holds $((s[1] - b[1])) new buffers, expected $2"
+	((s[0] <= b[0] - (s[2] - b[2]) / 1024 + ${CMA_SLACK_KB:-4096})) ||
+		fail "CmaFree ${s[0]} kB: the buffers ($((s[2] - b[2])) bytes) are not in CMA (baseline ${b[0]} kB)"
+}
+
 # The CMA area (sets CMA_BASE, CMA_SIZE) or skip.
 require_cma_area() {
 	local line mib
@@ -188,10 +199,7 @@ EOF
 	: >"$MNT/f"
 	setfattr -n user.cma.cache -v cached "$MNT/f"
 	truncate -s 3M "$MNT/f"
-	read -ra s <<<"$(cma_state)"
-	((s[1] == b[1] + 5)) || fail "the helper holds $((s[1] - b[1])) new buffers, expected 5"
-	((s[0] <= b[0] - (s[2] - b[2]) / 1024 + ${CMA_SLACK_KB:-4096})) ||
-		fail "CmaFree ${s[0]} kB: the buffers ($((s[2] - b[2])) bytes) are not in CMA (baseline ${b[0]} kB)"
+	assert_new_buffers_in_cma "${b[*]}" 5
 	cmafs_umount
 	assert_cma_state "${b[*]}" "${b[2]}"
 }
@@ -206,10 +214,7 @@ EOF
 	: >"$MNT/d"
 	setfattr -n user.cma.cache -v writecombine "$MNT/d"
 	truncate -s 1M "$MNT/d"
-	read -ra s <<<"$(cma_state)"
-	((s[1] == b[1] + 4)) || fail "the helper holds $((s[1] - b[1])) new buffers, expected 4"
-	((s[0] <= b[0] - (s[2] - b[2]) / 1024 + ${CMA_SLACK_KB:-4096})) ||
-		fail "CmaFree ${s[0]} kB: the buffers ($((s[2] - b[2])) bytes) are not in CMA (baseline ${b[0]} kB)"
+	assert_new_buffers_in_cma "${b[*]}" 4
 	kill -KILL "$CMAFS_PID"
 	for ((i = 0; i < 100; i++)); do
 		_cmafs_alive "$CMAFS_PID" || break
