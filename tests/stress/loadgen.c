@@ -3,7 +3,7 @@
  * (tests/load.bats, tests/faults.bats).
  *
  *   loadgen [-P PROCS] [-T THREADS] [-t SECONDS] [-w STALL_SECONDS] [-m MAXSIZE]
- *           [-s SEED] [-F] [-R MOUNT_ROOT] DIR
+ *           [-s SEED] [-F] [-R MOUNT_ROOT] [-k PID] DIR
  *
  * PROCS processes of THREADS threads each (default 4 x 8 = 32 clients) run
  * for SECONDS (default 10): create, ftruncate (up, down, to 0), pwrite,
@@ -26,6 +26,10 @@
  * st_size and everything else still are.
  *
  * -R names the mount's root (for .stats) when DIR is below it.
+ *
+ * -k PID: on a stall, print where PID's threads (the daemon) and the
+ * clients' threads wait in the kernel (/proc/.../stack: root only; wchan
+ * otherwise), so that a hang report says who waits for whom.
  *
  * -F (faults): the daemon may die under us: ENOTCONN/ECONNABORTED/ENODEV
  * end a client quietly, and the run lasts until every client ended or the
@@ -60,6 +64,7 @@
 
 static int opt_procs = 4, opt_threads = 8, opt_secs = 10, opt_stall = 60, opt_faults;
 static int opt_lazy_growth;	/* -D */
+static pid_t opt_daemon;	/* -k */
 static size_t opt_max = 256 << 10;
 static uint64_t opt_seed = 1;
 static const char *dir;
@@ -77,7 +82,7 @@ static const char *opname[OP_N] = { "idle", "create", "ftruncate", "pwrite", "se
 struct client {
 	_Atomic int op;			/* what it is doing */
 	_Atomic int64_t since_ns;	/* 0 when between operations */
-	_Atomic long ops, errors, stats_reads, stats_bad, enospc, ebusy, races;
+	_Atomic long ops, errors, stats_reads, stats_bad, enospc, ebusy;
 	_Atomic int done, disconnected;
 	char last_error[200];
 };
@@ -275,13 +280,12 @@ static int one_op(struct ctx *x)
 	}
 	if (r < 14) {			/* readdir */
 		DIR *d;
-		struct dirent *de;
 		BEGIN(OP_READDIR);
 		d = opendir(below(&x->r, 2) ? x->shared : x->own);
 		if (!d)
 			return bad(x, "opendir: %s", strerror(errno));
 		errno = 0;
-		while ((de = readdir(d)))
+		while (readdir(d))
 			;
 		e = errno;
 		closedir(d);
@@ -585,6 +589,40 @@ static void run_process(int pi)
 	_exit(0);
 }
 
+/* Prints "# " lines: each thread of @pid, its wchan and kernel stack. */
+static void dump_kernel_stacks(pid_t pid, const char *who)
+{
+	char path[320], line[256];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		static const char *const files[] = { "wchan", "stack" };
+		size_t k;
+
+		if (e->d_name[0] == '.')
+			continue;
+		printf("# %s %d thread %s:\n", who, (int)pid, e->d_name);
+		for (k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+			FILE *f;
+
+			snprintf(path, sizeof(path), "/proc/%d/task/%s/%s", (int)pid, e->d_name, files[k]);
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			while (fgets(line, sizeof(line), f))
+				printf("#   %s: %s%s", files[k], line,
+				       line[strlen(line) - 1] == '\n' ? "" : "\n");
+			fclose(f);
+		}
+	}
+	closedir(d);
+}
+
 int main(int argc, char **argv)
 {
 	int c, i, rc = 0, st, stalled = 0, ready = 0;
@@ -594,7 +632,7 @@ int main(int argc, char **argv)
 	int64_t t0;
 	const char *root = NULL;
 
-	while ((c = getopt(argc, argv, "P:T:t:w:m:s:FR:D")) != -1) {
+	while ((c = getopt(argc, argv, "P:T:t:w:m:s:FR:Dk:")) != -1) {
 		switch (c) {
 		case 'P': opt_procs = atoi(optarg); break;
 		case 'T': opt_threads = atoi(optarg); break;
@@ -615,9 +653,10 @@ int main(int argc, char **argv)
 		case 'F': opt_faults = 1; break;
 		case 'R': root = optarg; break;
 		case 'D': opt_lazy_growth = 1; break;
+		case 'k': opt_daemon = (pid_t)atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: %s [-P PROCS] [-T THREADS] [-t SECONDS] [-w STALL] "
-				"[-m MAXSIZE] [-s SEED] [-F] [-R MOUNT_ROOT] DIR\n", argv[0]);
+				"[-m MAXSIZE] [-s SEED] [-F] [-R MOUNT_ROOT] [-k PID] DIR\n", argv[0]);
 			return 2;
 		}
 	}
@@ -659,6 +698,7 @@ int main(int argc, char **argv)
 		pids[i] = fork();
 		if (pids[i] < 0) {
 			perror("fork");
+			free(pids);
 			return 2;
 		}
 		if (pids[i] == 0)
@@ -718,6 +758,11 @@ int main(int argc, char **argv)
 		usleep(200000);
 	}
 	if (stalled) {
+		if (opt_daemon)
+			dump_kernel_stacks(opt_daemon, "daemon");
+		for (i = 0; i < opt_procs; i++)
+			if (pids[i])
+				dump_kernel_stacks(pids[i], "client process");
 		fflush(stdout);
 		atomic_store(stop, 1);
 		for (i = 0; i < opt_procs; i++)
@@ -735,6 +780,7 @@ int main(int argc, char **argv)
 			rc = 1;
 		}
 	}
+	free(pids);
 	for (i = 0; i < nclients; i++) {
 		ops += atomic_load(&cl[i].ops);
 		errs += atomic_load(&cl[i].errors);
