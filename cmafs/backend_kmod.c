@@ -31,6 +31,7 @@ struct kmod {
 	int dev;
 	uint64_t bytes;		/* held by this mount */
 	uint64_t size_limit;	/* CmaTotal, when the helper takes a limit */
+	uint32_t alloc_flags;	/* CMABUF_ALLOC_* for every buffer */
 	pthread_mutex_t lock;
 };
 
@@ -72,7 +73,7 @@ static int kmod_alloc(struct backend *be, uint64_t size, uint64_t align,
 	struct kmod *k = to_kmod(be);
 	struct cmabuf_alloc a = {
 		.size = size, .align = align, .cache = cache,
-		.flags = CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE,
+		.flags = k->alloc_flags,
 	};
 
 	if (k->size_limit && size <= k->size_limit) {
@@ -247,6 +248,17 @@ struct backend *backend_kmod_new(const char *devpath)
 	k->be.page_size = v.page_size;
 	k->be.empty_buffers = true;
 	k->dev = dev;
+	k->alloc_flags = CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE;
+	/*
+	 * Without passthrough, a client's read or write holds page-cache
+	 * pages of ours locked until we reply; were CMA to wait for them
+	 * while migrating, we would never reply.
+	 */
+	if (v.alloc_flags & CMABUF_ALLOC_NOWAIT)
+		k->alloc_flags |= CMABUF_ALLOC_NOWAIT;
+	else
+		log_err("%s is an older helper: without passthrough, an allocation may wait forever for a page a client holds locked; load the cmabuf.ko built with this cmafs",
+			devpath);
 	/*
 	 * Under passthrough a write past the end grows the helper's file in
 	 * the kernel: with the area's size as the file's limit, one that no

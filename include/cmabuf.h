@@ -30,6 +30,15 @@
  * past it fails with EFBIG, one crossing it is shortened, and ftruncate past
  * it fails with EFBIG; nothing changes then.  (cmafs sets the CMA area's size,
  * so that a write no state of the area could hold is EFBIG, not ENOSPC.)
+ * With CMABUF_ALLOC_NOWAIT (newer still) every allocation for the buffer
+ * (ALLOC, RESIZE, growth by write) leaves alone the parts of the CMA area
+ * where a movable page is locked, instead of waiting for it to be unlocked
+ * so that it can be migrated, and fails with ENOSPC when no part is left.
+ * For a FUSE server: the page may be locked by a read or write of its own
+ * file system that waits for the server's reply, i.e. for the allocation.
+ * Direct reclaim is off during such an allocation, as during the kernel's
+ * own direct compaction, and its fallback to the page allocator never takes
+ * from the memory reserves.
  *
  * Every call returns 0 (ALLOC: the new descriptor is in the structure) or -1
  * with errno set.  All structures have fixed-width fields; reserved fields
@@ -139,8 +148,9 @@ struct cmabuf_version {
 #define CMABUF_ALLOC_CLOEXEC	(1u << 0)	/* FD_CLOEXEC on the new descriptor */
 #define CMABUF_ALLOC_FILE	(1u << 1)	/* a file buffer (see above) */
 #define CMABUF_ALLOC_LIMIT	(1u << 2)	/* size_limit is set (file buffers) */
+#define CMABUF_ALLOC_NOWAIT	(1u << 3)	/* never wait for a locked page (see above) */
 #define CMABUF_ALLOC_FLAGS	(CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE | \
-				 CMABUF_ALLOC_LIMIT)
+				 CMABUF_ALLOC_LIMIT | CMABUF_ALLOC_NOWAIT)
 
 /* CMABUF_IOC_ALLOC */
 struct cmabuf_alloc {

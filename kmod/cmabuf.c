@@ -73,6 +73,7 @@
 #include <linux/platform_device.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -123,6 +124,7 @@ struct cmabuf_buf {
 	u64 align;
 	atomic_t maps;			/* VMAs mapping the buffer */
 	bool file;			/* CMABUF_ALLOC_FILE: i_size is logical */
+	bool nowait;			/* CMABUF_ALLOC_NOWAIT */
 	u64 limit;			/* largest i_size of a file buffer; 0: none */
 	struct inode *inode;
 };
@@ -184,11 +186,16 @@ static bool cmabuf_from_page_allocator(const struct cmabuf_region *r)
 	return page_ref_count(pfn_to_page(PHYS_PFN(r->phys) + 1)) == 0;
 }
 
+/* How a region is allocated. */
+#define CMABUF_QUIET	BIT(0)	/* an attempt with a fallback: not logged */
+#define CMABUF_NOWAIT	BIT(1)	/* CMABUF_ALLOC_NOWAIT */
+
 static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache,
-			      bool quiet)
+			      unsigned int how)
 {
 	struct device *dev = cmabuf_device;
 	gfp_t gfp = GFP_KERNEL;
+	unsigned int noreclaim = 0;
 
 	/*
 	 * When CMA fails, dma-direct falls back to the page allocator, which
@@ -196,29 +203,48 @@ static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache,
 	 * warnings on, so that CMA logs why it failed, unless this is an
 	 * attempt with a fallback.
 	 */
-	if (quiet || get_order(size) > CMABUF_MAX_ORDER)
+	if ((how & CMABUF_QUIET) || get_order(size) > CMABUF_MAX_ORDER)
 		gfp |= __GFP_NOWARN;
 
+	/*
+	 * CMA makes room by migrating the movable pages of a range, and
+	 * sleeps on each locked one until it is unlocked.  A FUSE server's
+	 * own page cache may hold such a page, locked by a read or write that
+	 * waits for the server's reply: that is, for us.  Migration does not
+	 * sleep on page locks in a PF_MEMALLOC task (direct compaction sets
+	 * it for the same reason), so CMA gives up that range and tries the
+	 * next.  PF_MEMALLOC would also let our allocations use the memory
+	 * reserves: __GFP_NOMEMALLOC keeps dma-direct's fallback to the page
+	 * allocator out of them.
+	 */
+	if (how & CMABUF_NOWAIT) {
+		gfp |= __GFP_NOMEMALLOC;
+		noreclaim = memalloc_noreclaim_save();
+	}
 	memset(r, 0, sizeof(*r));
 	r->alloc_size = size;
 	r->cache = cache;
 	if (cache == CMABUF_CACHE_CACHED) {
 		r->page = dma_alloc_pages(dev, size, &r->dma, DMA_BIDIRECTIONAL,
 					  gfp);
-		if (!r->page)
-			return -ENOSPC;
-		r->vaddr = page_address(r->page);
-		r->phys = page_to_phys(r->page);
-		/* The zeroes must be in memory, not only in the CPU caches. */
-		dma_sync_single_for_device(dev, r->dma, size,
-					   DMA_BIDIRECTIONAL);
+		if (r->page) {
+			r->vaddr = page_address(r->page);
+			r->phys = page_to_phys(r->page);
+		}
 	} else {
 		r->vaddr = dma_alloc_attrs(dev, size, &r->dma, gfp,
 					   cmabuf_attrs(cache));
-		if (!r->vaddr)
-			return -ENOSPC;
-		r->phys = dma_to_phys(dev, r->dma);
+		if (r->vaddr)
+			r->phys = dma_to_phys(dev, r->dma);
 	}
+	if (how & CMABUF_NOWAIT)
+		memalloc_noreclaim_restore(noreclaim);
+	if (!r->vaddr)
+		return -ENOSPC;
+	/* The zeroes must be in memory, not only in the CPU caches. */
+	if (cache == CMABUF_CACHE_CACHED)
+		dma_sync_single_for_device(dev, r->dma, size,
+					   DMA_BIDIRECTIONAL);
 	r->buddy = cmabuf_from_page_allocator(r);
 	return 0;
 }
@@ -235,11 +261,11 @@ static void cmabuf_free_exact(struct cmabuf_region *r)
 
 /*
  * A region of @size bytes (a page multiple) whose physical address is a
- * multiple of @align; size 0 is a region without memory.  A @quiet failure
- * (an attempt with a fallback) is neither logged nor counted.
+ * multiple of @align; size 0 is a region without memory.  A CMABUF_QUIET
+ * failure (an attempt with a fallback) is neither logged nor counted.
  */
 static int cmabuf_region_alloc(struct cmabuf_region *r, u64 size, u64 align,
-			       u32 cache, bool quiet)
+			       u32 cache, unsigned int how)
 {
 	u64 ram = (u64)totalram_pages() << PAGE_SHIFT;
 	size_t bigger;
@@ -254,7 +280,7 @@ static int cmabuf_region_alloc(struct cmabuf_region *r, u64 size, u64 align,
 		ret = -ENOSPC;
 		goto fail;
 	}
-	ret = cmabuf_alloc_exact(r, size, cache, quiet);
+	ret = cmabuf_alloc_exact(r, size, cache, how);
 	if (ret)
 		goto fail;
 	if (IS_ALIGNED(r->phys, align))
@@ -267,7 +293,7 @@ static int cmabuf_region_alloc(struct cmabuf_region *r, u64 size, u64 align,
 		ret = -ENOSPC;
 		goto fail;
 	}
-	ret = cmabuf_alloc_exact(r, bigger, cache, quiet);
+	ret = cmabuf_alloc_exact(r, bigger, cache, how);
 	if (ret)
 		goto fail;
 	r->offset = ALIGN(r->phys, align) - r->phys;
@@ -281,7 +307,7 @@ done:
 	}
 	return 0;
 fail:
-	if (quiet)
+	if (how & CMABUF_QUIET)
 		return ret;
 	atomic64_inc(&cmabuf_stats.alloc_failures);
 	pr_err_ratelimited("alloc failed, req-size: %llu pages, align: %llu, cache: %s, ret: %d\n",
@@ -449,13 +475,20 @@ static int cmabuf_replace(struct cmabuf_buf *buf, struct cmabuf_region *nr,
 	return 0;
 }
 
+/* How allocations for @buf are made. */
+static unsigned int cmabuf_how(const struct cmabuf_buf *buf)
+{
+	return buf->nowait ? CMABUF_NOWAIT : 0;
+}
+
 /* Give a file buffer @size bytes of memory.  With the inode lock held. */
 static int cmabuf_grow(struct cmabuf_buf *buf, u64 size, bool quiet)
 {
 	struct cmabuf_region nr;
 	int ret;
 
-	ret = cmabuf_region_alloc(&nr, size, buf->align, buf->r.cache, quiet);
+	ret = cmabuf_region_alloc(&nr, size, buf->align, buf->r.cache,
+				  cmabuf_how(buf) | (quiet ? CMABUF_QUIET : 0));
 	if (ret)
 		return ret;
 	return cmabuf_replace(buf, &nr, buf->align);
@@ -774,7 +807,7 @@ static long cmabuf_ioc_resize(struct cmabuf_buf *buf,
 		return ret;
 
 	/* Allocate outside the locks: CMA may migrate pages for a while. */
-	ret = cmabuf_region_alloc(&nr, size, align, req.cache, false);
+	ret = cmabuf_region_alloc(&nr, size, align, req.cache, cmabuf_how(buf));
 	if (ret)
 		return ret;
 	inode_lock(inode);
@@ -958,7 +991,9 @@ static long cmabuf_ioc_alloc(struct cmabuf_alloc __user *uarg)
 	buf->align = align;
 	buf->file = req.flags & CMABUF_ALLOC_FILE;
 	buf->limit = req.size_limit;
-	ret = cmabuf_region_alloc(&buf->r, size, align, req.cache, false);
+	buf->nowait = req.flags & CMABUF_ALLOC_NOWAIT;
+	ret = cmabuf_region_alloc(&buf->r, size, align, req.cache,
+				  cmabuf_how(buf));
 	if (ret)
 		goto err_buf;
 

@@ -20,18 +20,9 @@ build_stress_tools() {
 	export EXERCISER LOADGEN
 }
 
-# Open bug (cmafs(8) BUGS): with the kmod backend and no passthrough the
-# daemon stops answering under loadgen's 32 clients (seen in the 6.1 VM in
-# nearly every run); such a test is skipped there, naming it, until fixed.
-skip_kmod_load_bug() {
-	[[ $CMAFS_BACKEND == kmod && $(stat_key mmap) == cached ]] || return 0
-	skip "open bug: kmod without passthrough stops answering under 32 clients (cmafs(8) BUGS)"
-}
-
 require_stress_tools() {
 	[[ -n ${LOADGEN:-} && -x ${LOADGEN:-} ]] || skip "no C compiler for tests/stress tools"
 }
-
 
 # assert_quiescent_exact [MOUNT]: with nothing open, .stats matches the
 # files exactly: buffers = regular files with data, used_bytes = sum of

@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -441,8 +442,11 @@ static void t_rw_mmap(void)
 	char x;
 
 	if (!ok(fd >= 0 && cb_info(fd, &info) == 0 && info.size == size,
-		"size rounds up to the page size"))
+		"size rounds up to the page size")) {
+		free(b);
+		free(c);
 		return;
+	}
 	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ok(all_zero(m, size), "a new buffer is zero-filled");
 	fill(b, size, 0x1234);
@@ -775,8 +779,11 @@ static void t_file_basics(void)
 	int fd = cb_alloc_file(cap, &a), zfd;
 	uint64_t phys;
 
-	if (!ok(fd >= 0, "ALLOC with CMABUF_ALLOC_FILE (fd %d)", fd))
+	if (!ok(fd >= 0, "ALLOC with CMABUF_ALLOC_FILE (fd %d)", fd)) {
+		free(b);
+		free(c);
 		return;
+	}
 	ok(fsize(fd) == 0 && lseek(fd, 0, SEEK_END) == 0 && pread(fd, b, 16, 0) == 0,
 	   "a file buffer starts empty: st_size 0, SEEK_END 0, read returns 0");
 	ok(cb_info(fd, &info) == 0 && info.size == cap &&
@@ -894,8 +901,11 @@ static void t_file_growth(void)
 	int ncaps = 0;
 	bool good = true;
 
-	if (!ok(fd >= 0, "ALLOC a 1 MiB file buffer"))
+	if (!ok(fd >= 0, "ALLOC a 1 MiB file buffer")) {
+		free(b);
+		free(c);
 		return;
+	}
 	fill(b, total, 99);
 	caps[ncaps++] = capacity(fd);
 	for (size_t off = 0; off < total; off += chunk) {
@@ -965,12 +975,17 @@ static void t_file_mmap(void)
 	struct cmabuf_resize r;
 	char *m, *c = malloc(4 * page);
 
-	if (!ok(fd >= 0, "ALLOC a 4-page file buffer"))
+	if (!ok(fd >= 0, "ALLOC a 4-page file buffer")) {
+		free(c);
 		return;
+	}
 	ftruncate(fd, 1000);
 	m = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (!ok(m != MAP_FAILED, "mmap 4 pages of a 1000-byte file buffer"))
+	if (!ok(m != MAP_FAILED, "mmap 4 pages of a 1000-byte file buffer")) {
+		free(c);
+		close(fd);
 		return;
+	}
 	ok(!faults(m) && !faults(m + page - 1) && faults(m + page) && faults(m + 3 * page),
 	   "pages past the one holding the end give SIGBUS");
 	memset(m, 'a', 1000);
@@ -1636,6 +1651,359 @@ out:
 	free(c);
 }
 
+/* ---- CMABUF_ALLOC_NOWAIT: a page locked by a FUSE read in the area ------- */
+
+#define FUSE_READ	15
+
+#define HELD_MAX	32
+
+/*
+ * Serves one regular file, node 2, through the page cache (no passthrough).
+ * READs are held, their page-cache pages locked, until release_reads().
+ */
+struct held_srv {
+	int fd;
+	pthread_mutex_t lock;
+	int held;			/* READs held */
+	uint64_t unique[HELD_MAX];
+	uint32_t size[HELD_MAX];
+	bool released;
+};
+
+static int reads_held(struct held_srv *s)
+{
+	int n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->held;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+static bool reads_released(struct held_srv *s)
+{
+	bool r;
+
+	pthread_mutex_lock(&s->lock);
+	r = s->released;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static void release_reads(struct held_srv *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (!s->released)
+		for (int i = 0; i < s->held; i++) {
+			static const char z[1 << 17];
+
+			fuse_reply(s->fd, s->unique[i], 0, z, s->size[i]);
+		}
+	s->released = true;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *held_serve(void *p)
+{
+	struct held_srv *s = p;
+	static char buf[(1 << 17) + 4096];
+	struct fuse_srv attrs = { .size = 64 * MiB };
+
+	for (;;) {
+		ssize_t n = read(s->fd, buf, sizeof(buf));
+		struct fuse_in_header *in = (void *)buf;
+
+		if (n < (ssize_t)sizeof(*in)) {
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			break;
+		}
+		switch (in->opcode) {
+		case FUSE_LOOKUP: {
+			struct fuse_entry_out e = { .nodeid = 2 };
+
+			if (in->nodeid != 1 || strcmp(buf + sizeof(*in), "file")) {
+				fuse_reply(s->fd, in->unique, -ENOENT, NULL, 0);
+				break;
+			}
+			fuse_fill_attr(&attrs, 2, &e.attr);
+			fuse_reply(s->fd, in->unique, 0, &e, sizeof(e));
+			break;
+		}
+		case FUSE_GETATTR: {
+			struct fuse_attr_out a = { 0 };
+
+			fuse_fill_attr(&attrs, in->nodeid, &a.attr);
+			fuse_reply(s->fd, in->unique, 0, &a, sizeof(a));
+			break;
+		}
+		case FUSE_OPEN: {
+			struct fuse_open_out o = { 0 };
+
+			fuse_reply(s->fd, in->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_READ: {
+			/* fuse_read_in: fh, offset, then size */
+			static char z[1 << 17];
+			uint32_t size;
+			bool hold;
+
+			memcpy(&size, buf + sizeof(*in) + 16, sizeof(size));
+			if (size > sizeof(z))
+				size = sizeof(z);
+			pthread_mutex_lock(&s->lock);
+			hold = !s->released && s->held < HELD_MAX;
+			if (hold) {
+				s->unique[s->held] = in->unique;
+				s->size[s->held++] = size;
+			}
+			pthread_mutex_unlock(&s->lock);
+			if (!hold)
+				fuse_reply(s->fd, in->unique, 0, z, size);
+			break;
+		}
+		case FUSE_FLUSH:
+		case FUSE_RELEASE:
+			fuse_reply(s->fd, in->unique, 0, NULL, 0);
+			break;
+		case 2:
+		case 42:
+			break;
+		default:
+			fuse_reply(s->fd, in->unique, -ENOSYS, NULL, 0);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void *fault_first_page(void *p)
+{
+	volatile char *m = p;
+
+	return (void *)(uintptr_t)m[0];
+}
+
+/* The largest buffer the area can hold, and where it is. */
+static uint64_t whole_size, whole_phys;
+
+/* Locked pages (KPF_LOCKED) where that buffer goes, from /proc/kpageflags. */
+static long locked_in_area(void)
+{
+	uint64_t first = whole_phys / page, n = whole_size / page, *f;
+	long count = 0;
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+
+	f = malloc(n * sizeof(*f));
+	if (fd < 0 || !f || pread(fd, f, n * sizeof(*f), (off_t)(first * sizeof(*f))) !=
+			       (ssize_t)(n * sizeof(*f)))
+		count = -1;
+	for (uint64_t i = 0; count >= 0 && i < n; i++)
+		count += f[i] & 1;
+	if (fd >= 0)
+		close(fd);
+	free(f);
+	return count;
+}
+
+struct whole_area {
+	int fd;
+	uint32_t flags;
+	_Atomic bool done;
+};
+
+static void *alloc_whole_area(void *p)
+{
+	struct whole_area *w = p;
+	struct cmabuf_alloc a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = whole_size;
+	a.flags = CMABUF_ALLOC_CLOEXEC | w->flags;
+	w->fd = ioctl(devfd, CMABUF_IOC_ALLOC, &a) < 0 ? -errno : a.fd;
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/* Waits up to @secs for @w to be done. */
+static bool done_within(struct whole_area *w, int secs)
+{
+	for (int i = 0; i < secs * 10 && !atomic_load(&w->done); i++)
+		usleep(100000);
+	return atomic_load(&w->done);
+}
+
+/*
+ * A FUSE read keeps its page-cache pages locked until the server replies;
+ * when such a page lies in the CMA area, an allocation over it waits for it
+ * (CMA migrates it), unless made with CMABUF_ALLOC_NOWAIT, which fails at
+ * once.  The page cache goes to CMA when CMA holds most of the free memory:
+ * the rest is filled with buffers from the page allocator first (CMA full,
+ * dma-direct falls back to it), then CMA is emptied.
+ */
+static void nowait_locked_page(void)
+{
+	const char *mnt = "/tmp/cmabuf-held";
+	struct held_srv s = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct fuse_init_out io = { 0 };
+	static char buf[1 << 17];
+	struct fuse_in_header *in = (void *)buf;
+	struct whole_area w = { .fd = -1 };
+	struct cmabuf_version v = { 0 };
+	int hog = -1, nfill = 0, ffd = -1, fill_fd[1024];
+	pthread_t srv, faulter[HELD_MAX], allocator;
+	bool srv_up = false;
+	int faulting = 0;
+	char opts[128], path[160];
+	void *m = MAP_FAILED;
+	long before, during;
+
+	if (!ok(ioctl(devfd, CMABUF_IOC_VERSION, &v) == 0 &&
+		(v.alloc_flags & CMABUF_ALLOC_NOWAIT), "VERSION knows CMABUF_ALLOC_NOWAIT"))
+		return;
+	/*
+	 * The kernel keeps a little of the area (the DMA atomic pools); CMA
+	 * aligns large buffers to 1 MiB: the largest buffer has one place.
+	 */
+	for (whole_size = cma_size; hog < 0 && whole_size >= cma_size / 2; whole_size -= MiB) {
+		struct cmabuf_alloc a = { 0 };
+
+		hog = cb_alloc(whole_size, 0, CMABUF_CACHE_UNCACHED, &a);
+		whole_phys = a.phys_addr;
+	}
+	whole_size += MiB;
+	if (hog < 0) {
+		skip("not even half of the area can be allocated in one piece",
+		     "CMABUF_ALLOC_NOWAIT and locked pages");
+		return;
+	}
+	diag("largest buffer: %" PRIu64 " MiB at 0x%" PRIx64, whole_size / MiB, whole_phys);
+	/* Leave the page allocator less free memory than CMA will have. */
+	for (uint64_t sz = 4 * MiB; sz >= 64 * 1024 && nfill < 1024; ) {
+		long other = meminfo_kb("MemFree") - meminfo_kb("CmaFree");
+		int fd;
+
+		if (other * 1024 < (long)(cma_size / 2))
+			break;
+		fd = cb_alloc(sz, 0, CMABUF_CACHE_UNCACHED, NULL);
+		if (fd < 0)
+			sz /= 4;
+		else
+			fill_fd[nfill++] = fd;
+	}
+	close(hog);
+	diag("page allocator filled with %d buffers: MemFree %ld kB, CmaFree %ld kB", nfill,
+	     meminfo_kb("MemFree"), cma_free_kb());
+
+	mkdir(mnt, 0755);
+	s.fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", s.fd);
+	if (!ok(s.fd >= 0 && !mount("cmabuf-held", mnt, "fuse", MS_NOSUID | MS_NODEV, opts) &&
+		read(s.fd, buf, sizeof(buf)) >= (ssize_t)sizeof(*in) && in->opcode == FUSE_INIT,
+		"a raw FUSE mount without passthrough (%s)", strerror(errno)))
+		goto out;
+	io.major = 7;
+	io.minor = 31;
+	io.max_readahead = 1 << 17;
+	io.max_write = 1 << 17;
+	io.max_background = 16;
+	io.congestion_threshold = 12;
+	io.time_gran = 1;
+	fuse_reply(s.fd, in->unique, 0, &io, sizeof(io));
+	srv_up = !pthread_create(&srv, NULL, held_serve, &s);
+
+	before = locked_in_area();
+	snprintf(path, sizeof(path), "%s/file", mnt);
+	ffd = open(path, O_RDONLY);
+	if (ffd >= 0)
+		m = mmap(NULL, 64 * MiB, PROT_READ, MAP_SHARED, ffd, 0);
+	if (!ok(m != MAP_FAILED, "mmap of the FUSE file (%s)", strerror(errno)))
+		goto out;
+	/* Many pages, more than the per-CPU free lists hold. */
+	for (int i = 0; i < HELD_MAX; i++)
+		if (!pthread_create(&faulter[faulting], NULL, fault_first_page,
+				    (char *)m + (size_t)i * 2 * MiB))
+			faulting++;
+	for (int i = 0; i < 100 && reads_held(&s) < faulting; i++)
+		usleep(100000);
+	during = locked_in_area();
+	if (!ok(reads_held(&s) > 0, "%d READs of %d page faults are held by the server",
+		reads_held(&s), faulting))
+		goto out;
+	diag("locked pages under the largest buffer: %ld before the READ, %ld while it is held",
+	     before, during);
+	if (during <= before) {
+		skip("no page of the held read landed under the largest buffer",
+		     "CMABUF_ALLOC_NOWAIT passes over a locked page");
+		goto out;
+	}
+
+	/* NOWAIT: fails without waiting (the watchdog would release the read). */
+	w.flags = CMABUF_ALLOC_NOWAIT;
+	pthread_create(&allocator, NULL, alloc_whole_area, &w);
+	if (!done_within(&w, 30))
+		release_reads(&s);
+	pthread_join(allocator, NULL);
+	ok(!reads_released(&s) && w.fd == -ENOSPC,
+	   "with CMABUF_ALLOC_NOWAIT, the whole area over pages locked by FUSE reads: ENOSPC at once (%s)",
+	   reads_released(&s) ? "waited for the reads" : w.fd >= 0 ? "succeeded" : strerror(-w.fd));
+	if (w.fd >= 0)
+		close(w.fd);
+
+	/* Without: CMA waits for the page, and completes once it is unlocked. */
+	w = (struct whole_area){ .fd = -1 };
+	if (!reads_released(&s)) {
+		pthread_create(&allocator, NULL, alloc_whole_area, &w);
+		ok(!done_within(&w, 3), "without it, the same allocation waits for the locked pages");
+		release_reads(&s);
+		pthread_join(allocator, NULL);
+		ok(w.fd >= 0, "... and succeeds once the server replies (%s)",
+		   w.fd >= 0 ? "ok" : strerror(-w.fd));
+		if (w.fd >= 0)
+			close(w.fd);
+	}
+out:
+	release_reads(&s);
+	while (faulting)
+		pthread_join(faulter[--faulting], NULL);
+	if (m != MAP_FAILED)
+		munmap(m, 64 * MiB);
+	if (ffd >= 0)
+		close(ffd);
+	umount2(mnt, MNT_DETACH);
+	if (s.fd >= 0)
+		close(s.fd);	/* ends the server's read() */
+	if (srv_up)
+		pthread_join(srv, NULL);
+	while (nfill)
+		close(fill_fd[--nfill]);
+}
+
+/*
+ * In a child: the pages it touches while CMA holds most of the free memory
+ * (its stacks, its heap) may be CMA's, and go back when it exits.
+ */
+static void t_nowait_locked_page(void)
+{
+	int st = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		nowait_locked_page();
+		fflush(stdout);
+		_exit(failures ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		ok(false, "the locked-page test runs in a child (%s)", strerror(errno));
+	else if (!WIFEXITED(st))
+		ok(false, "the locked-page test's child ended by signal %d", WTERMSIG(st));
+	else if (WEXITSTATUS(st))
+		failures++;
+}
+
 /* Loaded with dma_bits=32: every buffer must end below 4 GiB. */
 static int dma32_check(void)
 {
@@ -1779,6 +2147,7 @@ int main(int argc, char **argv)
 	t_concurrency();
 	t_file_concurrency();
 	t_fuse_passthrough();
+	t_nowait_locked_page();
 
 	ok(cma_back_to(base) && cb_stats(&st) == 0 && st.buffers == 0 &&
 	   st.bytes == 0, "at the end CmaFree is at its baseline (%ld kB)", base);
