@@ -220,6 +220,8 @@ static int cb_alloc(uint64_t size, uint64_t align, uint32_t cache,
 	a.align = align;
 	a.cache = cache;
 	a.flags = CMABUF_ALLOC_CLOEXEC;
+	if (out)	/* a failure leaves nothing a check could mistake */
+		memset(out, 0, sizeof(*out));
 	if (ioctl(devfd, CMABUF_IOC_ALLOC, &a) < 0)
 		return -errno;
 	if (out)
@@ -242,6 +244,8 @@ static int cb_resize(int fd, uint64_t size, uint64_t align, uint32_t cache,
 	r.size = size;
 	r.align = align;
 	r.cache = cache;
+	if (out)
+		memset(out, 0, sizeof(*out));
 	if (ioctl(fd, CMABUF_IOC_RESIZE, &r) < 0)
 		return -errno;
 	if (out)
@@ -492,8 +496,10 @@ static void t_cache_modes(void)
 		char *m, *b = malloc(size);
 		bool good;
 
-		if (!ok(fd >= 0, "ALLOC %s", names[cache]))
+		if (!ok(fd >= 0, "ALLOC %s", names[cache])) {
+			free(b);
 			continue;
+		}
 		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		memset(m, 0x5a, size);	/* arm64: no bus error on Normal-NC */
 		fill(m, size, cache);
@@ -748,6 +754,8 @@ static int cb_alloc_file(uint64_t size, struct cmabuf_alloc *out)
 	memset(&a, 0, sizeof(a));
 	a.size = size;
 	a.flags = CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE;
+	if (out)
+		memset(out, 0, sizeof(*out));
 	if (ioctl(devfd, CMABUF_IOC_ALLOC, &a) < 0)
 		return -errno;
 	if (out)
@@ -1807,6 +1815,25 @@ static long locked_in_area(void)
 	return count;
 }
 
+/*
+ * The largest buffer the area can hold (whole_size, whole_phys), held by
+ * the descriptor returned.  The kernel keeps a little of the area (the DMA
+ * atomic pools); CMA aligns large buffers to 1 MiB: it has one place.
+ */
+static int largest_buffer(void)
+{
+	int fd = -1;
+
+	for (whole_size = cma_size; fd < 0 && whole_size >= cma_size / 2; whole_size -= MiB) {
+		struct cmabuf_alloc a;
+
+		fd = cb_alloc(whole_size, 0, CMABUF_CACHE_UNCACHED, &a);
+		whole_phys = a.phys_addr;
+	}
+	whole_size += MiB;
+	return fd;
+}
+
 struct whole_area {
 	int fd;
 	uint32_t flags;
@@ -1862,17 +1889,7 @@ static void nowait_locked_page(void)
 	if (!ok(ioctl(devfd, CMABUF_IOC_VERSION, &v) == 0 &&
 		(v.alloc_flags & CMABUF_ALLOC_NOWAIT), "VERSION knows CMABUF_ALLOC_NOWAIT"))
 		return;
-	/*
-	 * The kernel keeps a little of the area (the DMA atomic pools); CMA
-	 * aligns large buffers to 1 MiB: the largest buffer has one place.
-	 */
-	for (whole_size = cma_size; hog < 0 && whole_size >= cma_size / 2; whole_size -= MiB) {
-		struct cmabuf_alloc a = { 0 };
-
-		hog = cb_alloc(whole_size, 0, CMABUF_CACHE_UNCACHED, &a);
-		whole_phys = a.phys_addr;
-	}
-	whole_size += MiB;
+	hog = largest_buffer();
 	if (hog < 0) {
 		skip("not even half of the area can be allocated in one piece",
 		     "CMABUF_ALLOC_NOWAIT and locked pages");
@@ -2002,6 +2019,13 @@ static void t_nowait_locked_page(void)
 		ok(false, "the locked-page test's child ended by signal %d", WTERMSIG(st));
 	else if (WEXITSTATUS(st))
 		failures++;
+	/*
+	 * Others' movable pages went to CMA meanwhile; the largest buffer
+	 * migrates them out, leaving the area as it was found.
+	 */
+	st = largest_buffer();
+	if (st >= 0)
+		close(st);
 }
 
 /* Loaded with dma_bits=32: every buffer must end below 4 GiB. */
@@ -2036,8 +2060,10 @@ static int dt_mode(void)
 
 	strncat(krel, " dt", sizeof(krel) - strlen(krel) - 1);
 	devfd = open(CMABUF_DEVICE, O_RDWR | O_CLOEXEC);
-	if (!ok(devfd >= 0, "open %s (%s)", CMABUF_DEVICE, strerror(errno)))
+	if (!ok(devfd >= 0, "open %s (%s)", CMABUF_DEVICE, strerror(errno))) {
+		free(s);
 		return 1;
+	}
 	p = s ? strstr(s, "created CMA memory pool at 0x") : NULL;
 	if (p) {
 		char *sz = strstr(p, ", size ");
