@@ -111,7 +111,7 @@ static void note(const char *fmt, ...)
 		fprintf(stderr, "p%d %s\n", me, h);
 }
 
-static void fail(const char *fmt, ...)
+__attribute__((noreturn)) static void fail(const char *fmt, ...)
 {
 	va_list ap;
 	long i;
@@ -126,7 +126,7 @@ static void fail(const char *fmt, ...)
 	_exit(1);
 }
 
-static void die(const char *what)
+__attribute__((noreturn)) static void die(const char *what)
 {
 	fprintf(stdout, "# ERROR p%d: %s: %s\n", me, what, strerror(errno));
 	fflush(stdout);
@@ -152,7 +152,10 @@ static int guarded_copy(void *dst, const void *src, size_t n)
 		return -1;
 	}
 	bus_armed = 1;
+	/* keep the copy between the two stores (see loadgen.c) */
+	atomic_signal_fence(memory_order_seq_cst);
 	memcpy(dst, src, n);
+	atomic_signal_fence(memory_order_seq_cst);
 	bus_armed = 0;
 	return 0;
 }
@@ -978,6 +981,7 @@ static int run_shared(void)
 	       atomic_load(&sh->checked_bytes));
 	if (!opt_keep)
 		unlink(path);
+	free(pids);
 	printf("%s: shared file, seed %" PRIu64 ", %ld writer chunk ops, %d processes\n",
 	       rc ? "FAIL" : "PASS", opt_seed, opt_ops, opt_procs);
 	return rc;
@@ -1080,6 +1084,7 @@ int main(int argc, char **argv)
 			       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 		}
 	}
+	free(pids);
 	printf("%s: seed %" PRIu64 ", %ld ops, %d processes\n", rc ? "FAIL" : "PASS", opt_seed,
 	       opt_ops, opt_procs);
 	return rc;

@@ -126,7 +126,12 @@ static int guarded_flip(unsigned char *p)
 		return -1;
 	}
 	bus_armed = 1;
+	/* Without the fences the compiler may hoist the load above the
+	 * store to bus_armed (gcc 12 on arm64 did): a SIGBUS there killed
+	 * the client instead of ending the operation. */
+	atomic_signal_fence(memory_order_seq_cst);
 	*p ^= 1;
+	atomic_signal_fence(memory_order_seq_cst);
 	bus_armed = 0;
 	return 0;
 }
