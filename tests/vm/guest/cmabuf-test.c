@@ -1482,20 +1482,29 @@ static void fuse_fill_attr(struct fuse_srv *s, uint64_t ino, struct fuse_attr *a
 	}
 }
 
+/* The next request on /dev/fuse, or NULL once the connection is gone. */
+static struct fuse_in_header *fuse_next(int fd, char *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+
+		if (n >= (ssize_t)sizeof(struct fuse_in_header))
+			return (struct fuse_in_header *)buf;
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			return NULL;
+	}
+}
+
 static void *fuse_serve(void *p)
 {
 	struct fuse_srv *s = p;
 	static char buf[(1 << 17) + 4096];
 
 	while (!s->stop) {
-		ssize_t n = read(s->fd, buf, sizeof(buf));
-		struct fuse_in_header *in = (void *)buf;
+		struct fuse_in_header *in = fuse_next(s->fd, buf, sizeof(buf));
 
-		if (n < (ssize_t)sizeof(*in)) {
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
+		if (!in)
 			break;
-		}
 		switch (in->opcode) {
 		case FUSE_LOOKUP: {
 			struct fuse_entry_out e = { .nodeid = 2 };
@@ -1704,12 +1713,15 @@ struct held_srv {
 	bool released;
 };
 
-static int reads_held(struct held_srv *s)
+/* The READs held so far; *released (if asked) says whether they were answered. */
+static int reads_held(struct held_srv *s, bool *released)
 {
 	int n;
 
 	pthread_mutex_lock(&s->lock);
 	n = s->held;
+	if (released)
+		*released = s->released;
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
@@ -1718,9 +1730,7 @@ static bool reads_released(struct held_srv *s)
 {
 	bool r;
 
-	pthread_mutex_lock(&s->lock);
-	r = s->released;
-	pthread_mutex_unlock(&s->lock);
+	reads_held(s, &r);
 	return r;
 }
 
@@ -1744,14 +1754,10 @@ static void *held_serve(void *p)
 	struct fuse_srv attrs = { .size = 64 * MiB };
 
 	for (;;) {
-		ssize_t n = read(s->fd, buf, sizeof(buf));
-		struct fuse_in_header *in = (void *)buf;
+		struct fuse_in_header *in = fuse_next(s->fd, buf, sizeof(buf));
 
-		if (n < (ssize_t)sizeof(*in)) {
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
+		if (!in)
 			break;
-		}
 		switch (in->opcode) {
 		case FUSE_LOOKUP: {
 			struct fuse_entry_out e = { .nodeid = 2 };
@@ -1998,11 +2004,11 @@ static void nowait_locked_page(void)
 		if (!pthread_create(&faulter[faulting], NULL, fault_first_page,
 				    (char *)m + (size_t)i * 2 * MiB))
 			faulting++;
-	for (int i = 0; i < 100 && reads_held(&s) < faulting; i++)
+	for (int i = 0; i < 100 && reads_held(&s, NULL) < faulting; i++)
 		usleep(100000);
 	during = locked_in_area();
-	if (!ok(reads_held(&s) > 0, "%d READs of %d page faults are held by the server",
-		reads_held(&s), faulting))
+	if (!ok(reads_held(&s, NULL) > 0, "%d READs of %d page faults are held by the server",
+		reads_held(&s, NULL), faulting))
 		goto out;
 	diag("locked pages under the largest buffer: %ld before the READ, %ld while it is held",
 	     before, during);
