@@ -86,6 +86,12 @@ struct backend {
 	 * reply to /dev/fuse.
 	 */
 	bool map_reads;
+	/*
+	 * The buffer's file refuses growth its pool cannot hold, when the
+	 * kernel writes into it under passthrough (kmod: the helper does;
+	 * sim: a memfd grows without limit).
+	 */
+	bool bounded_growth;
 };
 
 struct sim_config {

@@ -247,6 +247,7 @@ struct backend *backend_kmod_new(const char *devpath)
 	k->be.ops = &kmod_ops;
 	k->be.page_size = v.page_size;
 	k->be.empty_buffers = true;
+	k->be.bounded_growth = true;
 	k->dev = dev;
 	k->alloc_flags = CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE;
 	/*

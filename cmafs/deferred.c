@@ -1,19 +1,23 @@
 // SPDX-License-Identifier: MIT
 /*
- * deferred - replies that have to wait for the kernel.
+ * deferred - replies that have to wait: syncs and fsyncs.
  *
  * In cached-mmap mode a sync drops the kernel's page cache of the file,
  * and the kernel first writes dirty pages back to us as WRITE requests.
  * The request loop is single-threaded (it measured twice as fast as
  * libfuse's multi-threaded one on small machines), so the loop must not
- * wait for that itself: the sync is handed to this thread, which replies
- * when it is done, while the loop serves the WRITEs.
+ * wait for that itself.  And cache maintenance of a large cached buffer
+ * (kmod) takes long.  So every sync is handed to this thread, which
+ * replies when it is done, while the loop serves everyone else.
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "deferred.h"
+#include "buffer_ops.h"
 #include "ops.h"
+
+enum job_kind { JOB_XATTR, JOB_IOCTL, JOB_FSYNC };
 
 struct job {
 	struct job *next;
@@ -21,7 +25,7 @@ struct job {
 	fuse_ino_t ino;
 	uint64_t off, len;
 	unsigned int direction;
-	bool ioctl;
+	enum job_kind kind;
 };
 
 static struct {
@@ -37,13 +41,21 @@ static struct {
 	.tail = &q.head,
 };
 
-static void finish(struct job *j, int err)
+static void run(struct fs *fs, struct job *j)
 {
+	int err;
+
+	if (j->kind == JOB_FSYNC) {
+		fuse_reply_err(j->req, -cma_fsync(fs, j->ino));
+		return;
+	}
+	err = cma_sync(fs, j->ino, j->off, j->len, j->direction);
 	if (err)
 		reply_refusal(j->req, j->ino, NULL,
-			      j->ioctl ? "ioctl CMAFS_IOC_SYNC" :
-					 "setxattr user.cma.sync", -err);
-	else if (j->ioctl)
+			      j->kind == JOB_IOCTL ? "ioctl CMAFS_IOC_SYNC" :
+						     "setxattr user.cma.sync",
+			      -err);
+	else if (j->kind == JOB_IOCTL)
 		fuse_reply_ioctl(j->req, 0, NULL, 0);
 	else
 		fuse_reply_err(j->req, 0);
@@ -65,8 +77,7 @@ static void *worker(void *arg)
 		if (!q.head)
 			q.tail = &q.head;
 		pthread_mutex_unlock(&q.lock);
-		finish(j, cma_sync(q.fs, j->ino, j->off, j->len,
-				   j->direction));
+		run(q.fs, j);
 		free(j);
 		pthread_mutex_lock(&q.lock);
 	}
@@ -95,23 +106,35 @@ void deferred_stop(void)
 	q.running = false;
 }
 
-void deferred_sync(fuse_req_t req, fuse_ino_t ino, uint64_t off, uint64_t len,
-		   unsigned int direction, bool ioctl)
+static void submit(fuse_req_t req, const struct job *tmpl)
 {
 	struct job *j;
 
-	/* Without a page cache in between there is nothing to wait for. */
-	if (mmap_direct() || !q.running || !(j = calloc(1, sizeof(*j)))) {
-		struct job now = { .req = req, .ino = ino, .ioctl = ioctl };
+	if (!q.running || !(j = malloc(sizeof(*j)))) {
+		struct job now = *tmpl;
 
-		finish(&now, cma_sync(req_fs(req), ino, off, len, direction));
+		run(req_fs(req), &now);
 		return;
 	}
-	*j = (struct job){ .req = req, .ino = ino, .off = off, .len = len,
-			   .direction = direction, .ioctl = ioctl };
+	*j = *tmpl;
+	j->next = NULL;
 	pthread_mutex_lock(&q.lock);
 	*q.tail = j;
 	q.tail = &j->next;
 	pthread_cond_signal(&q.wake);
 	pthread_mutex_unlock(&q.lock);
+}
+
+void deferred_sync(fuse_req_t req, fuse_ino_t ino, uint64_t off, uint64_t len,
+		   unsigned int direction, bool ioctl)
+{
+	submit(req, &(struct job){ .req = req, .ino = ino, .off = off,
+				   .len = len, .direction = direction,
+				   .kind = ioctl ? JOB_IOCTL : JOB_XATTR });
+}
+
+void deferred_fsync(fuse_req_t req, fuse_ino_t ino)
+{
+	submit(req, &(struct job){ .req = req, .ino = ino,
+				   .kind = JOB_FSYNC });
 }

@@ -10,6 +10,7 @@
  * were, and logs the kernel-style line users grep for.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -70,8 +71,8 @@ static void log_failure(struct fs *fs, uint64_t bytes, int err)
 
 	fs->be->ops->stats(fs->be, &st);
 	if (err == -EMFILE || err == -ENFILE) {
-		log_err("alloc failed: out of file descriptors (each buffer holds one, limit %" PRIu64 "): raise RLIMIT_NOFILE (ulimit -n)",
-			fs->max_buffer_fds);
+		log_err("alloc failed: out of file descriptors (each buffer holds one; %" PRIu64 " held, limit %" PRIu64 ", the last 1/16 for root's files): raise RLIMIT_NOFILE (ulimit -n)",
+			fs->buffer_fds, fs->max_buffer_fds);
 		return;
 	}
 	log_err("alloc failed, req-size: %" PRIu64 " pages, free: %" PRIu64
@@ -91,7 +92,7 @@ static void count_alloc(struct fs *fs, struct node *n)
 /* @bytes: what the buffer held, for the owner's account. */
 static void count_free(struct fs *fs, struct node *n, uint64_t bytes)
 {
-	quota_add(&fs->quota, n->uid, -(int64_t)bytes);
+	quota_add(&fs->quota, n->uid, USE_BYTES, -(int64_t)bytes);
 	n->file.has_buf = false;
 	fs->ct.frees++;
 	fs->ct.buffers--;
@@ -101,18 +102,29 @@ static void count_free(struct fs *fs, struct node *n, uint64_t bytes)
 
 /*
  * A buffer file for @n.  Descriptors are kept in reserve so that running
- * out of them fails an allocation (and says so), not the daemon itself.
+ * out of them fails an allocation (and says so), not the daemon itself;
+ * the last 1/16 are root's, so that root can still make and free buffers
+ * when users have taken the rest.
  */
 static int new_file(struct fs *fs, struct node *n, uint64_t cap)
 {
 	struct file_data *f = &n->file;
+	uint64_t max = fs->max_buffer_fds;
+	struct stat st;
 	int err;
 
-	if (fs->buffer_fds >= fs->max_buffer_fds)
+	if (n->uid != 0)
+		max -= max / 16;
+	if (fs->buffer_fds >= max)
 		return -EMFILE;
 	err = fs->be->ops->alloc(fs->be, cap, f->align, f->cache, &f->buf);
 	if (err)
 		return err;
+	/* A new file's own times say nothing about the user's file. */
+	if (!fstat(f->buf.fd, &st)) {
+		f->seen_mtime = st.st_mtim;
+		f->seen_ctime = st.st_ctim;
+	}
 	f->has_file = true;
 	fs->buffer_fds++;
 	return 0;
@@ -132,9 +144,21 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap,
 
 	if (f->has_buf && f->buf.size == cap)
 		return 0;
-	if (cap > old && quota_exceeded(&fs->quota, n->uid, cap - old)) {
-		fs->quota.refused++;
-		return -EDQUOT;
+	if (cap > old) {
+		struct quota_miss m;
+		err = quota_check(&fs->quota, n->uid, USE_BYTES, cap - old, &m);
+		if (err) {
+			char path[512];
+
+			if (quiet)
+				return err;
+			ns_path(fs, n, NULL, path, sizeof(path));
+			log_info("alloc refused for %s: uid %u holds %" PRIu64 " bytes, %" PRIu64 " more would pass quota=%" PRIu64 ": %s",
+				 path, (unsigned int)n->uid,
+				 quota_of(&fs->quota, n->uid, USE_BYTES),
+				 cap - old, m.limit, strerror(-err));
+			return err;
+		}
 	}
 	fb_unmap(n);
 	if (cap == 0) {
@@ -160,7 +184,8 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap,
 			count_alloc(fs, n);
 	}
 	if (!err)
-		quota_add(&fs->quota, n->uid, (int64_t)(f->buf.size - old));
+		quota_add(&fs->quota, n->uid, USE_BYTES,
+			  (int64_t)(f->buf.size - old));
 	if (err && !quiet) {
 		fs->ct.alloc_failures++;
 		log_failure(fs, cap, err);
@@ -186,27 +211,38 @@ static bool later(const struct timespec *a, const struct timespec *b)
 	       (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
 }
 
+/* Take the buffer file's time if it changed since we last looked. */
+static void follow_time(struct timespec *node, struct timespec *seen,
+			const struct timespec *now)
+{
+	if (now->tv_sec == seen->tv_sec && now->tv_nsec == seen->tv_nsec)
+		return;
+	*seen = *now;
+	if (later(now, node))
+		*node = *now;
+}
+
 /*
- * Under passthrough, writes go from the kernel straight to the buffer's
- * file: that file is the truth about st_size and the write times, and the
- * pool has to follow its size.  A memfd cannot be stopped from growing, so
- * growth the simulated pool cannot hold is logged and counted here, after
- * the fact, and the data stays (the write has already succeeded).
+ * Under passthrough the buffer's file is the truth about the write times,
+ * and, where the kernel may write into it (read-only opens cannot; see
+ * writes_pass_through() in ops_file.c), about st_size: kmod's helper grows
+ * the buffer itself within the CMA area, and we follow.  A file that holds
+ * more than the pool and the owner's quota grant is cut back to what they
+ * grant (fail closed: st_size never exceeds the buffer), and says so.
  */
 void fb_refresh(struct fs *fs, struct node *n)
 {
 	struct file_data *f = &n->file;
+	uint64_t size;
 	struct stat st;
 
 	if (!f->has_file || !pt_active() || fstat(f->buf.fd, &st))
 		return;
-	if (later(&st.st_mtim, &n->mtime))
-		n->mtime = st.st_mtim;
-	if (later(&st.st_ctim, &n->ctime))
-		n->ctime = st.st_ctim;
-	if ((uint64_t)st.st_size == f->size)
+	follow_time(&n->mtime, &f->seen_mtime, &st.st_mtim);
+	follow_time(&n->ctime, &f->seen_ctime, &st.st_ctim);
+	size = st.st_size < 0 ? 0 : (uint64_t)st.st_size;
+	if (size == f->size)
 		return;
-	f->size = (uint64_t)st.st_size;
 	/* kmod: the helper may have grown the buffer itself; where is it? */
 	if (fs->be->ops->refresh) {
 		bool had = f->has_buf;
@@ -217,13 +253,23 @@ void fb_refresh(struct fs *fs, struct node *n)
 				count_alloc(fs, n);
 			else if (f->buf.size != old)
 				fs->ct.resizes++;
-			quota_add(&fs->quota, n->uid,
+			quota_add(&fs->quota, n->uid, USE_BYTES,
 				  (int64_t)(f->buf.size - (had ? old : 0)));
 		}
 		fb_unmap(n);
 	}
-	if (round_pages(fs, f->size) > capacity(n))
-		(void)set_capacity(fs, n, round_pages(fs, f->size), false);
+	if (round_pages(fs, size) > capacity(n) &&
+	    set_capacity(fs, n, round_pages(fs, size), false)) {
+		uint64_t keep = capacity(n);	/* >= f->size, < size */
+
+		log_err("ino %" PRIu64 ": the buffer file grew to %" PRIu64 " bytes, beyond what was granted: cut back to %" PRIu64,
+			(uint64_t)n->ino, size, keep);
+		if (ftruncate(f->buf.fd, (off_t)keep) == 0)
+			size = keep;
+		else
+			size = f->size;
+	}
+	f->size = size;
 }
 
 int fb_truncate(struct fs *fs, struct node *n, uint64_t size)
@@ -289,10 +335,12 @@ void fb_release(struct fs *fs, struct node *n)
 		count_free(fs, n, f->buf.size);
 	fs->be->ops->release(fs->be, &f->buf);
 	f->has_file = false;
+	f->backed = false;
 	fs->buffer_fds--;
 }
 
-int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache)
+int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache,
+		 uint32_t own_opens)
 {
 	struct file_data *f = &n->file;
 
@@ -301,7 +349,7 @@ int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache)
 	if (f->has_buf) {
 		int err;
 
-		if (n->opens)
+		if (n->opens > own_opens)
 			return -EBUSY;
 		fb_unmap(n);
 		err = fs->be->ops->resize(fs->be, &f->buf, f->buf.size,
@@ -313,18 +361,30 @@ int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache)
 	return 0;
 }
 
-int fb_sync(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
-	    unsigned int direction)
+int fb_sync_begin(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
+		  struct buffer *out)
 {
 	struct file_data *f = &n->file;
 
+	(void)fs;
 	if (!f->has_buf)
 		return -ENODATA;
-	if (len == 0 && off <= f->buf.size)
-		len = f->buf.size - off;
 	if (off > f->buf.size || len > f->buf.size - off)
 		return -EINVAL;
+	*out = f->buf;
+	out->fd = fcntl(f->buf.fd, F_DUPFD_CLOEXEC, 0);
+	return out->fd < 0 ? -errno : 0;
+}
+
+int fb_sync_end(struct fs *fs, struct buffer *b, uint64_t off, uint64_t len,
+		unsigned int direction)
+{
+	int err = 0;
+
 	if (len == 0)
-		return 0;
-	return fs->be->ops->sync(fs->be, &f->buf, off, len, direction);
+		len = b->size - off;	/* to the end, as the helper sees it */
+	if (len)
+		err = fs->be->ops->sync(fs->be, b, off, len, direction);
+	close(b->fd);
+	return err;
 }

@@ -26,11 +26,15 @@
 #define STATS_INO 2		/* the /.stats file: not a node */
 #define STATS_NAME ".stats"
 #define XATTR_MAX_TOTAL (64 * 1024)	/* names + values per file */
+/* Each open of /.stats keeps a snapshot: bounded like other metadata. */
+#define STATS_OPEN_MAX 4096
+#define STATS_OPEN_USER 64
 
 struct xattr {
 	struct xattr *next;
 	char *name;
 	size_t size;
+	uid_t uid;			/* charged for it */
 	char value[];
 };
 
@@ -41,6 +45,9 @@ struct dentry {
 	struct dentry *prev, *next;	/* siblings, in creation order */
 	struct node *parent;
 	struct node *node;
+	uint64_t seq;			/* readdir offset, rising in the list */
+	bool charged;			/* an extra hard link, charged to uid */
+	uid_t uid;
 	char name[];
 };
 
@@ -52,6 +59,8 @@ struct file_data {
 	uint64_t align;			/* for the next allocation */
 	unsigned int cache;		/* mode of the next allocation */
 	int backing_id;			/* passthrough registration, 0 = none */
+	bool backed;			/* buf.fd was ever a backing file */
+	struct timespec seen_mtime, seen_ctime;	/* buf.fd's, last looked at */
 	void *map;			/* daemon's view, for serving reads */
 	uint64_t map_len;
 };
@@ -66,6 +75,8 @@ struct node {
 	nlink_t nlink;
 	uint64_t nlookup;		/* kernel's references (FORGET) */
 	uint32_t opens;			/* open handles */
+	bool charged;			/* an inode of charged_uid's */
+	uid_t charged_uid;
 	struct dentry *link;		/* its latest name, for log lines */
 	struct timespec atime, mtime, ctime;
 	struct xattr *xattrs;
@@ -74,6 +85,8 @@ struct node {
 		struct {
 			struct dentry *head, *tail;
 			uint64_t entries;
+			uint64_t next_seq;	/* of the next entry */
+			uint64_t detaches;	/* readdir hints older are stale */
 		} dir;
 		char *symlink;
 		struct file_data file;
@@ -116,7 +129,11 @@ struct fs {
 	uint64_t default_align;
 	uid_t owner;
 	gid_t group;
-	uint64_t buffer_fds, max_buffer_fds;	/* one descriptor per buffer */
+	/*
+	 * One descriptor per buffer, and per empty file while it is open
+	 * (a passthrough backing).  Non-root owners stop 1/16 short.
+	 */
+	uint64_t buffer_fds, max_buffer_fds;
 	struct timespec stats_time;
 	struct counters ct;
 	struct quota quota;
@@ -129,14 +146,17 @@ void ns_destroy(struct fs *fs);
 struct node *ns_node(struct fs *fs, fuse_ino_t ino);
 struct dentry *ns_lookup(struct fs *fs, struct node *dir, const char *name);
 struct node *ns_new_node(struct fs *fs, mode_t mode, uid_t uid, gid_t gid);
+/* @charge: an extra hard link, one inode of that uid's; NULL: none. */
 int ns_link(struct fs *fs, struct node *dir, const char *name,
-	    struct node *node);
+	    struct node *node, const uid_t *charge);
 void ns_unlink(struct fs *fs, struct dentry *d);
 int ns_rename(struct fs *fs, struct dentry *d, struct node *newdir,
 	      const char *newname);
 void ns_exchange(struct dentry *a, struct dentry *b);
 void ns_maybe_free(struct fs *fs, struct node *n);
 void ns_fill_stat(struct fs *fs, const struct node *n, struct stat *st);
+/* The first entry of @dir whose readdir offset is above @off, or NULL. */
+struct dentry *ns_dir_seek(struct node *dir, uint64_t off);
 void ns_touch(struct timespec *ts);
 /* "/dir/name" of @n (or of @name in @n when given), for log lines. */
 void ns_path(struct fs *fs, const struct node *n, const char *name,
@@ -154,9 +174,18 @@ int fb_ensure_file(struct fs *fs, struct node *n);
 void fb_refresh(struct fs *fs, struct node *n);
 const char *fb_map(struct fs *fs, struct node *n);
 void fb_unmap(struct node *n);
-int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache);
-int fb_sync(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
-	    unsigned int direction);
+/* @own_opens: opens of the caller itself, which do not make it busy. */
+int fb_set_cache(struct fs *fs, struct node *n, unsigned int cache,
+		 uint32_t own_opens);
+/*
+ * A sync in two steps, so that the cache maintenance runs without fs.lock:
+ * under the lock, check the range and take a descriptor of the buffer of
+ * its own into @out; without it, sync (len 0: to the end) and close it.
+ */
+int fb_sync_begin(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
+		  struct buffer *out);
+int fb_sync_end(struct fs *fs, struct buffer *b, uint64_t off, uint64_t len,
+		unsigned int direction);
 
 /* stats.c */
 char *stats_render(struct fs *fs, size_t *len);

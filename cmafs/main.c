@@ -139,7 +139,13 @@ static int start(struct fs *fs, struct cmafs_options *o,
 	fs->page_size = fs->be->page_size;
 	fs->default_cache = o->cache;
 	fs->default_align = o->align ? o->align : fs->page_size;
-	fs->quota.limit = o->quota;
+	fs->quota.user[USE_BYTES] = o->quota;
+	fs->quota.user[USE_INODES] = o->user_inodes;
+	fs->quota.total[USE_INODES] = o->max_inodes;
+	fs->quota.user[USE_XATTR] = o->user_xattr;
+	fs->quota.total[USE_XATTR] = o->max_xattr;
+	fs->quota.user[USE_STATS] = STATS_OPEN_USER;
+	fs->quota.total[USE_STATS] = STATS_OPEN_MAX;
 	fs->owner = getuid();
 	fs->group = getgid();
 	if (ns_init(fs, 01777)) {

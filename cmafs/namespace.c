@@ -5,8 +5,11 @@
  * Inode numbers index a table and are reused with a new generation, so a
  * lookup is an array access.  Names live in one hash table keyed by
  * (parent, name); each directory also chains its entries in creation order
- * for readdir.  A node is freed when no name, no open handle and no kernel
- * reference is left; its buffer goes as soon as no name and no handle are.
+ * for readdir, each entry numbered by a per-directory sequence that is its
+ * readdir offset.  A node is freed when no name, no open handle and no
+ * kernel reference is left; its buffer, its xattrs and its charge to its
+ * creator go as soon as no name and no handle are (nothing can reach them
+ * then).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -117,6 +120,9 @@ struct node *ns_new_node(struct fs *fs, mode_t mode, uid_t uid, gid_t gid)
 	if (S_ISREG(mode)) {
 		n->file.align = fs->default_align;
 		n->file.cache = fs->default_cache;
+	} else if (S_ISDIR(mode)) {
+		/* 1 ".", 2 "..", 3 "/.stats" in the root; entries after */
+		n->dir.next_seq = 4;
 	}
 	fs->nodes[ino] = n;
 	return n;
@@ -124,7 +130,7 @@ struct node *ns_new_node(struct fs *fs, mode_t mode, uid_t uid, gid_t gid)
 
 /* Enter a name for @node in @dir; link counts are the caller's. */
 static int attach(struct fs *fs, struct node *dir, const char *name,
-		  struct node *node)
+		  struct node *node, struct dentry **out)
 {
 	size_t len = strlen(name);
 	struct dentry *d;
@@ -138,6 +144,8 @@ static int attach(struct fs *fs, struct node *dir, const char *name,
 	memcpy(d->name, name, len + 1);
 	d->parent = dir;
 	d->node = node;
+	d->seq = dir->dir.next_seq++;
+	d->charged = false;
 	b = name_hash(dir->ino, name) & (fs->hcap - 1);
 	d->hnext = fs->htab[b];
 	fs->htab[b] = d;
@@ -155,16 +163,24 @@ static int attach(struct fs *fs, struct node *dir, const char *name,
 	ns_touch(&dir->mtime);
 	dir->ctime = dir->mtime;
 	node->ctime = dir->mtime;
+	if (out)
+		*out = d;
 	return 0;
 }
 
 int ns_link(struct fs *fs, struct node *dir, const char *name,
-	    struct node *node)
+	    struct node *node, const uid_t *charge)
 {
-	int err = attach(fs, dir, name, node);
+	struct dentry *d;
+	int err = attach(fs, dir, name, node, &d);
 
 	if (err)
 		return err;
+	if (charge) {
+		d->charged = true;
+		d->uid = *charge;
+		quota_add(&fs->quota, *charge, USE_INODES, 1);
+	}
 	if (S_ISDIR(node->mode)) {
 		node->nlink = 2;		/* its name and its "." */
 		dir->nlink++;			/* its ".." */
@@ -186,6 +202,7 @@ static void detach(struct fs *fs, struct dentry *d)
 		pp = &(*pp)->hnext;
 	*pp = d->hnext;
 	fs->hcount--;
+	dir->dir.detaches++;
 	if (d->node->link == d)
 		d->node->link = NULL;
 
@@ -214,6 +231,8 @@ void ns_unlink(struct fs *fs, struct dentry *d)
 		n->nlink--;
 	}
 	n->ctime = d->parent->mtime;
+	if (d->charged)
+		quota_add(&fs->quota, d->uid, USE_INODES, -1);
 	free(d);
 	if (n->nlink == 0 && S_ISREG(n->mode)) {
 		fs->ct.files--;
@@ -228,10 +247,13 @@ int ns_rename(struct fs *fs, struct dentry *d, struct node *newdir,
 {
 	struct node *n = d->node;
 	struct node *olddir = d->parent;
-	int err = attach(fs, newdir, newname, n);
+	struct dentry *nd;
+	int err = attach(fs, newdir, newname, n, &nd);
 
 	if (err)
 		return err;
+	nd->charged = d->charged;
+	nd->uid = d->uid;
 	detach(fs, d);
 	free(d);
 	if (S_ISDIR(n->mode)) {
@@ -265,16 +287,28 @@ void ns_exchange(struct dentry *a, struct dentry *b)
 	na->ctime = nb->ctime = a->parent->mtime;
 }
 
-static void free_xattrs(struct node *n)
+static void free_xattrs(struct fs *fs, struct node *n)
 {
 	struct xattr *x = n->xattrs, *next;
 
 	for (; x; x = next) {
 		next = x->next;
+		quota_add(&fs->quota, x->uid, USE_XATTR,
+			  -(int64_t)(strlen(x->name) + x->size));
 		free(x->name);
 		free(x);
 	}
 	n->xattrs = NULL;
+	n->xattr_bytes = 0;
+}
+
+struct dentry *ns_dir_seek(struct node *dir, uint64_t off)
+{
+	struct dentry *d = dir->dir.head;
+
+	while (d && d->seq <= off)
+		d = d->next;
+	return d;
 }
 
 void ns_maybe_free(struct fs *fs, struct node *n)
@@ -283,11 +317,18 @@ void ns_maybe_free(struct fs *fs, struct node *n)
 		return;
 	if (S_ISREG(n->mode))
 		fb_release(fs, n);
+	free_xattrs(fs, n);
+	if (n->charged) {
+		quota_add(&fs->quota, n->charged_uid, USE_INODES, -1);
+		if (S_ISLNK(n->mode) && n->symlink)
+			quota_add(&fs->quota, n->charged_uid, USE_XATTR,
+				  -(int64_t)strlen(n->symlink));
+		n->charged = false;
+	}
 	if (n->nlookup || n->ino == ROOT_INO)
 		return;
 	fs->nodes[n->ino] = NULL;
 	fs->free_inos[fs->free_count++] = n->ino;
-	free_xattrs(n);
 	if (S_ISLNK(n->mode))
 		free(n->symlink);
 	free(n);
@@ -397,7 +438,7 @@ void ns_destroy(struct fs *fs)
 			continue;
 		if (S_ISREG(n->mode))
 			fb_release(fs, n);
-		free_xattrs(n);
+		free_xattrs(fs, n);
 		if (S_ISLNK(n->mode))
 			free(n->symlink);
 		free(n);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* ops - the operation table, the INIT handshake, refusals. */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "fs.h"
@@ -51,6 +52,21 @@ void reply_refusal(fuse_req_t req, fuse_ino_t ino, const char *name,
 		pthread_mutex_unlock(&fs->lock);
 		log_info("%s %s: %s", op, path, strerror(err));
 	}
+	fuse_reply_err(req, err);
+}
+
+void reply_over_limit(fuse_req_t req, fuse_ino_t ino, const char *name,
+		      const char *op, int err, const struct quota_miss *m)
+{
+	struct fs *fs = req_fs(req);
+	char path[512];
+
+	pthread_mutex_lock(&fs->lock);
+	ns_path(fs, ns_node(fs, ino), name, path, sizeof(path));
+	pthread_mutex_unlock(&fs->lock);
+	log_info("%s %s: %s: uid %u is at %s=%" PRIu64 "%s", op, path,
+		 strerror(err), (unsigned int)m->uid, m->option, m->limit,
+		 err == ENOSPC && m->uid ? " (the rest is root's reserve)" : "");
 	fuse_reply_err(req, err);
 }
 

@@ -5,17 +5,39 @@
 
 #include "fs.h"
 
-/* What an open file handle (fi->fh) points at. */
-struct handle {
-	struct opened link;	/* first: freed at exit if never released */
-	struct node *node;	/* NULL for /.stats */
-	char *stats;		/* /.stats: the snapshot taken at open */
-	size_t stats_len;
+/*
+ * What fi->fh points at.  The kernel sends requests on any descriptor to
+ * any handler (an ioctl on a directory reaches the file ioctl handler), so
+ * every handler takes its handle through handle_get(), which checks the
+ * kind; no handler casts fi->fh itself.
+ */
+enum handle_kind {
+	HANDLE_FILE = 0x46494c45,	/* a regular file: node */
+	HANDLE_STATS,			/* /.stats: stats, stats_len */
+	HANDLE_DIR,			/* a directory: node and the cursor */
 };
 
-/* Allocate a handle and track it; with fs.lock held. */
-struct handle *handle_new(struct fs *fs);
+struct handle {
+	struct opened link;	/* first: freed at exit if never released */
+	enum handle_kind kind;
+	bool writable;		/* opened for writing (O_WRONLY, O_RDWR) */
+	uid_t uid;		/* of the opener */
+	struct node *node;	/* the file or the directory */
+	char *stats;		/* /.stats: the snapshot taken at open */
+	size_t stats_len;
+	/* readdir: where the last reply stopped, valid while no name left */
+	struct dentry *next;
+	uint64_t next_off;
+	uint64_t stamp;		/* the directory's detaches then */
+	bool cursor;
+};
+
+/* Allocate a handle of @kind and track it; with fs.lock held. */
+struct handle *handle_new(struct fs *fs, enum handle_kind kind);
 void handle_free(struct opened *o);
+/* fi's handle if it is of @kind, else NULL (the caller replies an error). */
+struct handle *handle_get(const struct fuse_file_info *fi,
+			  enum handle_kind kind);
 
 void ops_node_init(struct fuse_lowlevel_ops *ops);
 void ops_file_init(struct fuse_lowlevel_ops *ops);
@@ -32,16 +54,14 @@ void fill_entry(struct fs *fs, struct node *n, struct fuse_entry_param *e);
 void stats_fill_stat(struct fs *fs, struct stat *st);
 int check_new_name(struct fs *fs, struct node *dir, fuse_ino_t parent,
 		   const char *name);
+/* A new node for @dir, owned and charged as the caller's; NULL: see @err. */
 struct node *new_child(struct fs *fs, fuse_req_t req, struct node *dir,
-		       mode_t mode);
-
-/* The user.cma.* operations, shared by xattrs and ioctls. */
-bool may_see_addresses(fuse_req_t req, const struct node *n);
-int cma_set_cache(struct fs *fs, fuse_ino_t ino, unsigned int cache);
-int cma_set_align(struct fs *fs, fuse_ino_t ino, uint64_t align);
-int cma_sync(struct fs *fs, fuse_ino_t ino, uint64_t off, uint64_t len,
-	     unsigned int direction);
-/* mmap maps the buffer itself (passthrough is in effect). */
-bool mmap_direct(void);
+		       mode_t mode, int *err, struct quota_miss *miss);
+/*
+ * Reply @err to a request that a limit refused: one log line naming the
+ * file, the operation, the user and the limit.  Without fs.lock.
+ */
+void reply_over_limit(fuse_req_t req, fuse_ino_t ino, const char *name,
+		      const char *op, int err, const struct quota_miss *m);
 
 #endif /* CMAFS_OPS_H */

@@ -18,31 +18,10 @@
 #include "cmafs.h"
 #include "fs.h"
 #include "log.h"
+#include "buffer_ops.h"
 #include "ops.h"
 #include "deferred.h"
 #include "passthrough.h"
-
-void handle_free(struct opened *o)
-{
-	struct handle *h = (struct handle *)o;
-
-	free(h->stats);
-	free(h);
-}
-
-struct handle *handle_new(struct fs *fs)
-{
-	struct handle *h = calloc(1, sizeof(*h));
-
-	if (h)
-		ns_track(fs, &h->link, handle_free);
-	return h;
-}
-
-static struct handle *handle_of(struct fuse_file_info *fi)
-{
-	return (struct handle *)(uintptr_t)fi->fh;
-}
 
 /*
  * The passthrough registration of @n's buffer file, made at the first open
@@ -64,6 +43,7 @@ static int passthrough_id(struct fs *fs, struct node *n)
 			return 0;
 		}
 		f->backing_id = id;
+		f->backed = true;
 	}
 	return f->backing_id;
 }
@@ -76,10 +56,25 @@ static void passthrough_put(struct fs *fs, struct node *n)
 	}
 }
 
-/* Called with fs.lock held; fills fi and takes an open reference. */
-static int open_node(struct fs *fs, struct node *n, struct fuse_file_info *fi,
-		     int *backing_id)
+/*
+ * Under passthrough the kernel writes into the buffer's file without asking
+ * us, and a memfd (sim) grows without limit: only the helper (kmod) refuses
+ * what the CMA area cannot hold, and nothing knows the owner's quota.  So a
+ * writable open is passed through for mmap only (FOPEN_DIRECT_IO overrides
+ * passthrough for read and write, not for mmap) unless growth by the kernel
+ * stays within what would have been granted.
+ */
+static bool writes_pass_through(struct fs *fs, const struct node *n)
 {
+	return fs->be->bounded_growth &&
+	       !(fs->quota.user[USE_BYTES] && n->uid != 0);
+}
+
+/* Called with fs.lock held; fills fi and takes an open reference. */
+static int open_node(fuse_req_t req, struct fs *fs, struct node *n,
+		     struct fuse_file_info *fi, int *backing_id)
+{
+	bool writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	struct handle *h;
 
 	if (S_ISDIR(n->mode))
@@ -92,10 +87,12 @@ static int open_node(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 		if (err)
 			return err;
 	}
-	h = handle_new(fs);
+	h = handle_new(fs, HANDLE_FILE);
 	if (!h)
 		return -ENOMEM;
 	h->node = n;
+	h->writable = writable;
+	h->uid = fuse_req_ctx(req)->uid;
 	n->opens++;
 	*backing_id = passthrough_id(fs, n);
 	/*
@@ -103,7 +100,10 @@ static int open_node(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	 * the kernel could then not map the file shared (before 6.6), where
 	 * page-cache mode keeps mmap working.
 	 */
-	fi->direct_io = *backing_id ? 0 : pt_dio_mmap();
+	if (*backing_id)
+		fi->direct_io = writable && !writes_pass_through(fs, n);
+	else
+		fi->direct_io = pt_dio_mmap();
 	fi->keep_cache = 0;
 	fi->fh = (uintptr_t)h;
 	return 0;
@@ -112,25 +112,39 @@ static int open_node(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 static void open_stats(fuse_req_t req, struct fs *fs,
 		       struct fuse_file_info *fi)
 {
-	struct handle *h;
+	uid_t uid = fuse_req_ctx(req)->uid;
+	struct quota_miss miss = { 0 };
+	struct handle *h = NULL;
+	int err;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		reply_refusal(req, STATS_INO, NULL, "open for writing", EACCES);
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
-	h = handle_new(fs);
+	err = quota_check(&fs->quota, uid, USE_STATS, 1, &miss);
+	if (!err && !(h = handle_new(fs, HANDLE_STATS)))
+		err = -ENOMEM;
 	if (h) {
+		h->uid = uid;
 		h->stats = stats_render(fs, &h->stats_len);
 		if (!h->stats) {
 			ns_untrack(&h->link);
 			free(h);
 			h = NULL;
+			err = -ENOMEM;
+		} else {
+			quota_add(&fs->quota, uid, USE_STATS, 1);
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
-	if (!h) {
+	if (err == -ENOMEM) {
 		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (err) {
+		reply_over_limit(req, ROOT_INO, STATS_NAME, "open", EMFILE,
+				 &miss);
 		return;
 	}
 	fi->direct_io = 1;	/* size 0 in stat, content from the snapshot */
@@ -151,7 +165,7 @@ static void cmafs_open(fuse_req_t req, fuse_ino_t ino,
 	}
 	pthread_mutex_lock(&fs->lock);
 	n = ns_node(fs, ino);
-	err = n ? open_node(fs, n, fi, &backing_id) : -ENOENT;
+	err = n ? open_node(req, fs, n, fi, &backing_id) : -ENOENT;
 	pthread_mutex_unlock(&fs->lock);
 	if (err)
 		reply_refusal(req, ino, NULL, "open", -err);
@@ -163,6 +177,7 @@ static void cmafs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 mode_t mode, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
+	struct quota_miss miss = { 0 };
 	struct fuse_entry_param e;
 	struct node *dir, *n;
 	int err, backing_id = 0;
@@ -172,14 +187,12 @@ static void cmafs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	err = check_new_name(fs, dir, parent, name);
 	if (err)
 		goto fail;
-	n = new_child(fs, req, dir, S_IFREG | (mode & 07777));
-	if (!n) {
-		err = -ENOMEM;
+	n = new_child(fs, req, dir, S_IFREG | (mode & 07777), &err, &miss);
+	if (!n)
 		goto fail;
-	}
-	err = ns_link(fs, dir, name, n);
+	err = ns_link(fs, dir, name, n, NULL);
 	if (!err)
-		err = open_node(fs, n, fi, &backing_id);
+		err = open_node(req, fs, n, fi, &backing_id);
 	if (err) {
 		ns_maybe_free(fs, n);
 		goto fail;
@@ -190,23 +203,53 @@ static void cmafs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	return;
 fail:
 	pthread_mutex_unlock(&fs->lock);
-	reply_refusal(req, parent, name, "create", -err);
+	if (miss.option)
+		reply_over_limit(req, parent, name, "create", -err, &miss);
+	else
+		reply_refusal(req, parent, name, "create", -err);
+}
+
+static void release_stats(fuse_req_t req, struct fs *fs, struct handle *h)
+{
+	pthread_mutex_lock(&fs->lock);
+	quota_add(&fs->quota, h->uid, USE_STATS, -1);
+	ns_untrack(&h->link);
+	pthread_mutex_unlock(&fs->lock);
+	handle_free(&h->link);
+	fuse_reply_err(req, 0);
 }
 
 static void cmafs_release(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
-	struct handle *h = handle_of(fi);
-	struct node *n = h->node;
+	struct handle *h = handle_get(fi, HANDLE_FILE);
+	struct node *n;
 	bool trimmed = false;
 
+	if (!h) {
+		h = handle_get(fi, HANDLE_STATS);
+		if (h)
+			release_stats(req, fs, h);
+		else
+			fuse_reply_err(req, EBADF);
+		return;
+	}
+	n = h->node;
 	pthread_mutex_lock(&fs->lock);
-	if (n && --n->opens == 0) {
+	if (--n->opens == 0) {
 		fb_unmap(n);
 		passthrough_put(fs, n);
 		fb_refresh(fs, n);
 		trimmed = fb_trim(fs, n);
+		/*
+		 * An empty file holds no descriptor when nobody has it open,
+		 * unless it was a passthrough backing: a mapping made through
+		 * passthrough maps buf.fd itself, outlives every open, and
+		 * must keep following the file.
+		 */
+		if (!n->file.has_buf && !n->file.backed)
+			fb_release(fs, n);
 		ns_maybe_free(fs, n);
 	}
 	ns_untrack(&h->link);
@@ -225,30 +268,40 @@ static void cmafs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
-	struct handle *h = handle_of(fi);
-	struct node *n = h->node;
+	struct handle *h = handle_get(fi, HANDLE_FILE);
 	uint64_t pos = (uint64_t)off;
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
+	const struct file_data *f;
 	const char *map;
 
 	(void)ino;
-	if (!n) {
-		size_t len = pos < h->stats_len ? h->stats_len - pos : 0;
+	if (!h) {
+		h = handle_get(fi, HANDLE_STATS);
+		if (!h) {
+			fuse_reply_err(req, EBADF);
+			return;
+		}
+		size_t len = off >= 0 && pos < h->stats_len ?
+			     h->stats_len - pos : 0;
 
 		fuse_reply_buf(req, h->stats + (len ? pos : 0),
 			       len < size ? len : size);
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
-	if (pos >= n->file.size || !n->file.has_buf) {
+	f = &h->node->file;
+	/* Never past what the buffer holds, whatever st_size says. */
+	if (off < 0 || !f->has_buf || pos >= f->size || pos >= f->buf.size) {
 		pthread_mutex_unlock(&fs->lock);
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	if (size > n->file.size - pos)
-		size = n->file.size - pos;
-	map = fb_map(fs, n);
-	if (map) {
+	if (size > f->size - pos)
+		size = f->size - pos;
+	if (size > f->buf.size - pos)
+		size = f->buf.size - pos;
+	map = fb_map(fs, h->node);
+	if (map && pos + size <= f->map_len) {
 		/* Under the lock: a resize must not unmap under the copy. */
 		fuse_reply_buf(req, map + pos, size);
 		pthread_mutex_unlock(&fs->lock);
@@ -256,7 +309,7 @@ static void cmafs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	bv.buf[0].size = size;
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	bv.buf[0].fd = n->file.buf.fd;
+	bv.buf[0].fd = f->buf.fd;
 	bv.buf[0].pos = off;
 	/* Under the lock: a concurrent release must not close the fd. */
 	fuse_reply_data(req, &bv, 0);
@@ -267,16 +320,21 @@ static void cmafs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
-	struct node *n = handle_of(fi)->node;
+	struct handle *h = handle_get(fi, HANDLE_FILE);
 	uint64_t pos = (uint64_t)off, end = pos + size;
+	struct node *n;
 	ssize_t done = 0;
 	int err;
 
-	(void)ino;
-	if (!n) {
+	if (!h || !h->writable) {
 		reply_refusal(req, ino, NULL, "write", EBADF);
 		return;
 	}
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	n = h->node;
 	if (size == 0) {
 		fuse_reply_write(req, 0);
 		return;
@@ -304,33 +362,25 @@ static void cmafs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void cmafs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	struct fs *fs = req_fs(req);
-	struct node *n = handle_of(fi)->node;
-	int err = 0;
-
-	(void)ino;
 	(void)datasync;
 	/* The kernel wrote dirty mapped pages back before asking us. */
-	if (n) {
-		pthread_mutex_lock(&fs->lock);
-		fb_refresh(fs, n);
-		if (n->file.has_buf)
-			err = fb_sync(fs, n, 0, 0, CMAFS_SYNC_DEVICE);
-		pthread_mutex_unlock(&fs->lock);
-	}
-	fuse_reply_err(req, -err);
+	if (handle_get(fi, HANDLE_FILE))
+		deferred_fsync(req, ino);
+	else
+		fuse_reply_err(req, 0);
 }
 
 static void cmafs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			    off_t off, off_t len, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
-	struct node *n = handle_of(fi)->node;
+	struct handle *h = handle_get(fi, HANDLE_FILE);
+	struct node *n = h ? h->node : NULL;
 	uint64_t end = (uint64_t)off + (uint64_t)len;
 	int err = 0;
 
 	(void)ino;
-	if (!n) {
+	if (!n || !h->writable) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
@@ -378,7 +428,8 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 			const void *in, size_t in_size, size_t out_size)
 {
 	struct fs *fs = req_fs(req);
-	struct node *n = handle_of(fi)->node;
+	struct handle *h = handle_get(fi, HANDLE_FILE);
+	struct node *n = h ? h->node : NULL;
 	struct cmafs_info info;
 	struct cmafs_sync sync;
 	__u32 cache;
@@ -386,8 +437,21 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 	int err;
 
 	(void)arg;
-	if (!n || (flags & FUSE_IOCTL_COMPAT)) {
+	/* Directories, /.stats: no ioctls (FUSE forwards them all). */
+	if (!n || (flags & (FUSE_IOCTL_COMPAT | FUSE_IOCTL_DIR))) {
 		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	/*
+	 * What changes the buffer needs a descriptor open for writing, as the
+	 * same user.cma.* xattrs need write permission: a reader must not
+	 * realign, recache or invalidate (and so discard) the owner's data.
+	 */
+	if (cmd != CMAFS_IOC_INFO && !h->writable &&
+	    (cmd == CMAFS_IOC_SYNC || cmd == CMAFS_IOC_SET_CACHE ||
+	     cmd == CMAFS_IOC_SET_ALIGN)) {
+		reply_refusal(req, ino, NULL,
+			      "ioctl (descriptor not open for writing)", EBADF);
 		return;
 	}
 	switch (cmd) {
@@ -424,7 +488,7 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 			return;
 		}
 		memcpy(&cache, in, sizeof(cache));
-		err = cma_set_cache(fs, ino, cache);
+		err = cma_set_cache(fs, ino, cache, 1);
 		break;
 	case CMAFS_IOC_SET_ALIGN:
 		if (in_size < sizeof(align)) {

@@ -74,9 +74,12 @@ int check_new_name(struct fs *fs, struct node *dir, fuse_ino_t parent,
 	return 0;
 }
 
-/* Owner and group of a new entry: the caller's, or a setgid dir's group. */
+/*
+ * Owner and group of a new entry: the caller's, or a setgid dir's group.
+ * The node is one of the caller's inodes until it dies.
+ */
 struct node *new_child(struct fs *fs, fuse_req_t req, struct node *dir,
-		       mode_t mode)
+		       mode_t mode, int *err, struct quota_miss *miss)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	gid_t gid = ctx->gid;
@@ -87,7 +90,17 @@ struct node *new_child(struct fs *fs, fuse_req_t req, struct node *dir,
 		if (S_ISDIR(mode))
 			mode |= S_ISGID;
 	}
+	*err = quota_check(&fs->quota, ctx->uid, USE_INODES, 1, miss);
+	if (*err)
+		return NULL;
 	n = ns_new_node(fs, mode, ctx->uid, gid);
+	if (!n) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	n->charged = true;
+	n->charged_uid = ctx->uid;
+	quota_add(&fs->quota, ctx->uid, USE_INODES, 1);
 	return n;
 }
 
@@ -243,13 +256,13 @@ static void cmafs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		uint64_t held = S_ISREG(n->mode) && n->file.has_buf ?
 				n->file.buf.size : 0;
 
-		if (held && quota_exceeded(&fs->quota, attr->st_uid, held)) {
-			fs->quota.refused++;
+		if (held && quota_check(&fs->quota, attr->st_uid, USE_BYTES,
+					held, NULL)) {
 			err = EDQUOT;
 			goto out;
 		}
-		quota_add(&fs->quota, n->uid, -(int64_t)held);
-		quota_add(&fs->quota, attr->st_uid, (int64_t)held);
+		quota_add(&fs->quota, n->uid, USE_BYTES, -(int64_t)held);
+		quota_add(&fs->quota, attr->st_uid, USE_BYTES, (int64_t)held);
 		n->uid = attr->st_uid;
 	}
 	if (to_set & FUSE_SET_ATTR_GID)
@@ -275,8 +288,13 @@ static void cmafs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 out:
 	if (err) {
 		pthread_mutex_unlock(&fs->lock);
-		reply_refusal(req, ino, NULL, to_set & FUSE_SET_ATTR_SIZE ?
-			      "truncate" : "setattr", err);
+		/* A resize over quota has been logged with its figures. */
+		if (err == EDQUOT && (to_set & FUSE_SET_ATTR_SIZE))
+			fuse_reply_err(req, err);
+		else
+			reply_refusal(req, ino, NULL,
+				      to_set & FUSE_SET_ATTR_SIZE ?
+				      "truncate" : "setattr", err);
 		return;
 	}
 	if (S_ISREG(n->mode))
@@ -291,6 +309,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      const char *op)
 {
 	struct fs *fs = req_fs(req);
+	uid_t uid = fuse_req_ctx(req)->uid;
+	struct quota_miss miss = { 0 };
 	struct node *dir, *n;
 	int err;
 
@@ -299,11 +319,16 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	err = check_new_name(fs, dir, parent, name);
 	if (err)
 		goto fail;
-	n = new_child(fs, req, dir, mode);
-	if (!n) {
-		err = -ENOMEM;
-		goto fail;
+	/* A symlink's target is metadata the user makes us keep. */
+	if (link) {
+		err = quota_check(&fs->quota, uid, USE_XATTR,
+				  strlen(link), &miss);
+		if (err)
+			goto fail;
 	}
+	n = new_child(fs, req, dir, mode, &err, &miss);
+	if (!n)
+		goto fail;
 	n->rdev = rdev;
 	if (link) {
 		n->symlink = strdup(link);
@@ -312,8 +337,10 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 			ns_maybe_free(fs, n);
 			goto fail;
 		}
+		quota_add(&fs->quota, uid, USE_XATTR,
+			  (int64_t)strlen(link));
 	}
-	err = ns_link(fs, dir, name, n);
+	err = ns_link(fs, dir, name, n, NULL);
 	if (err) {
 		ns_maybe_free(fs, n);
 		goto fail;
@@ -322,7 +349,10 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	return;
 fail:
 	pthread_mutex_unlock(&fs->lock);
-	reply_refusal(req, parent, name, op, -err);
+	if (miss.option)
+		reply_over_limit(req, parent, name, op, -err, &miss);
+	else
+		reply_refusal(req, parent, name, op, -err);
 }
 
 static void cmafs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -365,6 +395,8 @@ static void cmafs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		       const char *newname)
 {
 	struct fs *fs = req_fs(req);
+	uid_t uid = fuse_req_ctx(req)->uid;
+	struct quota_miss miss = { 0 };
 	struct node *n, *dir;
 	int err;
 
@@ -378,11 +410,18 @@ static void cmafs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	err = n ? check_new_name(fs, dir, newparent, newname) : -ENOENT;
 	if (!err && S_ISDIR(n->mode))
 		err = -EPERM;
+	/* Each name costs memory: an extra link is one of the linker's. */
 	if (!err)
-		err = ns_link(fs, dir, newname, n);
+		err = quota_check(&fs->quota, uid, USE_INODES, 1, &miss);
+	if (!err)
+		err = ns_link(fs, dir, newname, n, &uid);
 	if (err) {
 		pthread_mutex_unlock(&fs->lock);
-		reply_refusal(req, newparent, newname, "link", -err);
+		if (miss.option)
+			reply_over_limit(req, newparent, newname, "link", -err,
+					 &miss);
+		else
+			reply_refusal(req, newparent, newname, "link", -err);
 		return;
 	}
 	reply_entry(req, fs, n);
@@ -490,100 +529,110 @@ static void cmafs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	reply_refusal(req, parent, name, "rename", -err);
 }
 
-/* A directory listing taken at opendir: POSIX lets later changes show or not. */
-struct dir_snapshot {
-	struct opened link;	/* first: freed at exit if never released */
-	size_t count;
-	struct {
-		fuse_ino_t ino;
-		mode_t type;
-		char *name;
-	} ent[];
-};
-
-static void snapshot_free(struct opened *o)
-{
-	struct dir_snapshot *s = (struct dir_snapshot *)o;
-
-	for (size_t i = 0; i < s->count; i++)
-		free(s->ent[i].name);
-	free(s);
-}
-
+/*
+ * Directories are listed straight from the namespace: an open directory
+ * costs a handle, never a copy of its names, and each READDIR reply does
+ * work proportional to what it returns.  Offsets are the entries' sequence
+ * numbers, so a listing that runs while names come and go returns every
+ * name that stayed exactly once (POSIX leaves the others open).  The handle
+ * remembers where the last reply stopped; a name leaving the directory
+ * makes that stale, and the next reply seeks by offset instead.
+ */
 static void cmafs_opendir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
-	struct dir_snapshot *s;
+	struct handle *h = NULL;
 	struct node *dir;
-	size_t i = 0;
+	int err = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	dir = ns_node(fs, ino);
-	if (!dir || !S_ISDIR(dir->mode)) {
-		pthread_mutex_unlock(&fs->lock);
-		fuse_reply_err(req, dir ? ENOTDIR : ENOENT);
+	if (!dir || !S_ISDIR(dir->mode))
+		err = dir ? ENOTDIR : ENOENT;
+	else if (!(h = handle_new(fs, HANDLE_DIR)))
+		err = ENOMEM;
+	if (h) {
+		h->node = dir;
+		h->uid = fuse_req_ctx(req)->uid;
+		dir->opens++;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (err) {
+		fuse_reply_err(req, err);
 		return;
 	}
-	s = calloc(1, sizeof(*s) + (dir->dir.entries + 3) * sizeof(s->ent[0]));
-	if (!s)
-		goto nomem;
-	s->ent[i].ino = ino;
-	s->ent[i++].name = strdup(".");
-	s->ent[i].ino = ino;	/* the kernel fills in the real ".." */
-	s->ent[i++].name = strdup("..");
-	if (ino == ROOT_INO) {
-		s->ent[i].ino = STATS_INO;
-		s->ent[i].type = S_IFREG;
-		s->ent[i++].name = strdup(STATS_NAME);
-	}
-	for (struct dentry *d = dir->dir.head; d; d = d->next) {
-		s->ent[i].ino = d->node->ino;
-		s->ent[i].type = d->node->mode & S_IFMT;
-		s->ent[i++].name = strdup(d->name);
-	}
-	s->count = i;
-	for (i = 0; i < s->count; i++)
-		if (!s->ent[i].name)
-			goto nomem;
-	ns_track(fs, &s->link, snapshot_free);
-	pthread_mutex_unlock(&fs->lock);
-	s->ent[0].type = s->ent[1].type = S_IFDIR;
-	fi->fh = (uintptr_t)s;
+	fi->fh = (uintptr_t)h;
 	fuse_reply_open(req, fi);
-	return;
-nomem:
-	if (s)
-		for (i = 0; i < s->count; i++)
-			free(s->ent[i].name);
-	free(s);
-	pthread_mutex_unlock(&fs->lock);
-	fuse_reply_err(req, ENOMEM);
+}
+
+/* Adds one entry to @buf; false when it does not fit. */
+static bool add_entry(fuse_req_t req, char *buf, size_t size, size_t *used,
+		      const char *name, fuse_ino_t ino, mode_t type,
+		      uint64_t next_off)
+{
+	struct stat st = { .st_ino = ino, .st_mode = type };
+	size_t len = fuse_add_direntry(req, buf + *used, size - *used, name,
+				       &st, (off_t)next_off);
+
+	if (len > size - *used)
+		return false;
+	*used += len;
+	return true;
 }
 
 static void cmafs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			  off_t off, struct fuse_file_info *fi)
 {
-	struct dir_snapshot *s = (struct dir_snapshot *)(uintptr_t)fi->fh;
-	char *buf = malloc(size);
+	struct handle *h = handle_get(fi, HANDLE_DIR);
+	struct fs *fs = req_fs(req);
+	uint64_t pos = off < 0 ? 0 : (uint64_t)off;
+	struct node *dir;
+	struct dentry *d;
 	size_t used = 0;
+	bool listed;
+	char *buf;
 
-	(void)ino;
+	if (!h) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (size > 1 << 20)
+		size = 1 << 20;
+	buf = malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	for (size_t i = (size_t)off; i < s->count; i++) {
-		struct stat st = { .st_ino = s->ent[i].ino,
-				   .st_mode = s->ent[i].type };
-		size_t len = fuse_add_direntry(req, buf + used, size - used,
-					       s->ent[i].name, &st,
-					       (off_t)(i + 1));
-
-		if (len > size - used)
+	pthread_mutex_lock(&fs->lock);
+	dir = h->node;
+	/* the kernel fills in the real ".." */
+	if (pos == 0 && add_entry(req, buf, size, &used, ".", ino, S_IFDIR, 1))
+		pos = 1;
+	if (pos == 1 && add_entry(req, buf, size, &used, "..", ino, S_IFDIR, 2))
+		pos = 2;
+	if (pos == 2 && dir->ino == ROOT_INO &&
+	    add_entry(req, buf, size, &used, STATS_NAME, STATS_INO, S_IFREG, 3))
+		pos = 3;
+	listed = pos >= 3 || (pos == 2 && dir->ino != ROOT_INO);
+	if (!listed)
+		d = NULL;	/* the reply is full already */
+	else if (h->cursor && h->next_off == pos &&
+		 h->stamp == dir->dir.detaches)
+		d = h->next;
+	else
+		d = ns_dir_seek(dir, pos);
+	for (; d; d = d->next) {
+		if (!add_entry(req, buf, size, &used, d->name, d->node->ino,
+			       d->node->mode & S_IFMT, d->seq))
 			break;
-		used += len;
+		pos = d->seq;
 	}
+	h->next = d;
+	h->next_off = pos;
+	h->stamp = dir->dir.detaches;
+	h->cursor = listed;
+	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_buf(req, buf, used);
 	free(buf);
 }
@@ -591,14 +640,20 @@ static void cmafs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void cmafs_releasedir(fuse_req_t req, fuse_ino_t ino,
 			     struct fuse_file_info *fi)
 {
-	struct dir_snapshot *s = (struct dir_snapshot *)(uintptr_t)fi->fh;
+	struct handle *h = handle_get(fi, HANDLE_DIR);
 	struct fs *fs = req_fs(req);
 
 	(void)ino;
+	if (!h) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	pthread_mutex_lock(&fs->lock);
-	ns_untrack(&s->link);
+	h->node->opens--;
+	ns_maybe_free(fs, h->node);
+	ns_untrack(&h->link);
 	pthread_mutex_unlock(&fs->lock);
-	snapshot_free(&s->link);
+	handle_free(&h->link);
 	fuse_reply_err(req, 0);
 }
 

@@ -2,7 +2,8 @@
 /*
  * ops_xattr - extended attributes: the user.cma.* interface to a buffer
  * (SPEC section 5) and ordinary user.* attributes stored as on tmpfs.
- * The user.cma.* setters are shared with the ioctls of include/cmafs.h.
+ * The user.cma.* operations themselves are in buffer_ops.c, shared with
+ * the ioctls of include/cmafs.h.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 
 #include "cmafs.h"
 #include "fs.h"
+#include "buffer_ops.h"
 #include "ops.h"
 #include "parse.h"
 #include "deferred.h"
@@ -20,102 +22,6 @@
 
 #define CMA_PREFIX "user.cma."
 #define CMA_PREFIX_LEN (sizeof(CMA_PREFIX) - 1)
-
-bool mmap_direct(void)
-{
-	return pt_active();
-}
-
-bool may_see_addresses(fuse_req_t req, const struct node *n)
-{
-	uid_t uid = fuse_req_ctx(req)->uid;
-
-	return uid == 0 || uid == n->uid;
-}
-
-static struct node *regular(struct fs *fs, fuse_ino_t ino, int *err)
-{
-	struct node *n = ns_node(fs, ino);
-
-	*err = !n ? -ENOENT : !S_ISREG(n->mode) ? -EINVAL : 0;
-	return *err ? NULL : n;
-}
-
-int cma_set_cache(struct fs *fs, fuse_ino_t ino, unsigned int cache)
-{
-	struct node *n;
-	int err;
-
-	if (cache > CMAFS_CACHE_WRITECOMBINE)
-		return -EINVAL;
-	pthread_mutex_lock(&fs->lock);
-	n = regular(fs, ino, &err);
-	if (n)
-		err = fb_set_cache(fs, n, cache);
-	pthread_mutex_unlock(&fs->lock);
-	return err;
-}
-
-int cma_set_align(struct fs *fs, fuse_ino_t ino, uint64_t align)
-{
-	struct node *n;
-	int err;
-
-	if (align < fs->page_size || (align & (align - 1)))
-		return -EINVAL;
-	pthread_mutex_lock(&fs->lock);
-	n = regular(fs, ino, &err);
-	if (n)
-		n->file.align = align;
-	pthread_mutex_unlock(&fs->lock);
-	return err;
-}
-
-/*
- * In cached-mmap mode the kernel's page cache stands between a mapping and
- * the buffer.  Dropping it (which first writes dirty pages back) is what
- * makes stores visible to the device and device writes visible to the CPU.
- * It must run without fs.lock: writing dirty pages back sends us WRITEs.
- */
-static void drop_page_cache(struct fs *fs, fuse_ino_t ino, uint64_t off,
-			    uint64_t len)
-{
-	if (!mmap_direct())
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, (off_t)off,
-						 (off_t)len);
-}
-
-int cma_sync(struct fs *fs, fuse_ino_t ino, uint64_t off, uint64_t len,
-	     unsigned int direction)
-{
-	struct node *n;
-	int err;
-
-	if (direction != CMAFS_SYNC_DEVICE && direction != CMAFS_SYNC_CPU)
-		return -EINVAL;
-	pthread_mutex_lock(&fs->lock);
-	n = regular(fs, ino, &err);
-	if (n)
-		fb_refresh(fs, n);	/* a passthrough write may have sized it */
-	if (n && !n->file.has_buf)
-		err = -ENODATA;
-	if (n && !err && (off > n->file.buf.size ||
-			  len > n->file.buf.size - off))
-		err = -EINVAL;
-	pthread_mutex_unlock(&fs->lock);
-	if (err)
-		return err;
-	if (direction == CMAFS_SYNC_DEVICE)
-		drop_page_cache(fs, ino, off, len);
-	pthread_mutex_lock(&fs->lock);
-	n = regular(fs, ino, &err);
-	if (n)
-		err = fb_sync(fs, n, off, len, direction);
-	pthread_mutex_unlock(&fs->lock);
-	if (!err && direction == CMAFS_SYNC_CPU)
-		drop_page_cache(fs, ino, off, len);
-	return err;
-}
 
 /* The value of a user.cma.* attribute, formatted into @buf. */
 static int cma_get(fuse_req_t req, struct fs *fs, struct node *n,
@@ -159,7 +65,7 @@ static int cma_set(fuse_req_t req, struct fs *fs, fuse_ino_t ino,
 
 	if (!strcmp(attr, "cache"))
 		return parse_cache(value, size, &cache) ? -EINVAL :
-		       cma_set_cache(fs, ino, cache);
+		       cma_set_cache(fs, ino, cache, 0);
 	if (!strcmp(attr, "align"))
 		return parse_align(value, size, fs->page_size, &align) ?
 		       -EINVAL : cma_set_align(fs, ino, align);
@@ -184,12 +90,19 @@ static struct xattr **find_user(struct node *n, const char *name)
 	return pp;
 }
 
-static int user_set(struct node *n, const char *name, const char *value,
-		    size_t size, int flags)
+/*
+ * The value's bytes are charged to the user who set it (who may not own
+ * the file), and a replaced value's to whoever set that one.
+ */
+static int user_set(struct fs *fs, uid_t uid, struct node *n,
+		    const char *name, const char *value, size_t size,
+		    int flags, struct quota_miss *miss)
 {
 	struct xattr **pp = find_user(n, name), *x;
 	size_t old = *pp ? strlen(name) + (*pp)->size : 0;
 	size_t add = strlen(name) + size;
+	uint64_t more = add;
+	int err;
 
 	if (*pp && (flags & XATTR_CREATE))
 		return -EEXIST;
@@ -197,6 +110,12 @@ static int user_set(struct node *n, const char *name, const char *value,
 		return -ENODATA;
 	if (n->xattr_bytes - old + add > XATTR_MAX_TOTAL)
 		return -ENOSPC;
+	/* A replacement by the same user needs room for the difference. */
+	if (*pp && (*pp)->uid == uid)
+		more = add > old ? add - old : 0;
+	err = quota_check(&fs->quota, uid, USE_XATTR, more, miss);
+	if (err)
+		return err;
 	x = malloc(sizeof(*x) + size);
 	if (!x)
 		return -ENOMEM;
@@ -206,8 +125,10 @@ static int user_set(struct node *n, const char *name, const char *value,
 		return -ENOMEM;
 	}
 	x->size = size;
+	x->uid = uid;
 	memcpy(x->value, value, size);
 	if (*pp) {
+		quota_add(&fs->quota, (*pp)->uid, USE_XATTR, -(int64_t)old);
 		x->next = (*pp)->next;
 		free((*pp)->name);
 		free(*pp);
@@ -215,6 +136,7 @@ static int user_set(struct node *n, const char *name, const char *value,
 		x->next = NULL;
 	}
 	*pp = x;
+	quota_add(&fs->quota, uid, USE_XATTR, (int64_t)add);
 	n->xattr_bytes = n->xattr_bytes - old + add;
 	return 0;
 }
@@ -223,6 +145,7 @@ static void cmafs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			   const char *value, size_t size, int flags)
 {
 	struct fs *fs = req_fs(req);
+	struct quota_miss miss = { 0 };
 	struct node *n;
 	char op[300];
 	int err;
@@ -248,11 +171,15 @@ static void cmafs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	pthread_mutex_lock(&fs->lock);
 	n = ns_node(fs, ino);
-	err = n ? user_set(n, name, value, size, flags) : -ENOENT;
+	err = n ? user_set(fs, fuse_req_ctx(req)->uid, n, name, value, size,
+			   flags, &miss) : -ENOENT;
 	if (!err)
 		ns_touch(&n->ctime);
 	pthread_mutex_unlock(&fs->lock);
-	reply_refusal(req, ino, NULL, op, -err);
+	if (miss.option)
+		reply_over_limit(req, ino, NULL, op, -err, &miss);
+	else
+		reply_refusal(req, ino, NULL, op, -err);
 }
 
 static void reply_value(fuse_req_t req, const char *value, int len,
@@ -380,6 +307,8 @@ static void cmafs_removexattr(fuse_req_t req, fuse_ino_t ino,
 		} else {
 			*pp = x->next;
 			n->xattr_bytes -= strlen(x->name) + x->size;
+			quota_add(&fs->quota, x->uid, USE_XATTR,
+				  -(int64_t)(strlen(x->name) + x->size));
 			free(x->name);
 			free(x);
 			ns_touch(&n->ctime);

@@ -10,7 +10,8 @@
 
 enum {
 	KEY_BACKEND, KEY_POOL, KEY_PHYS_BASE, KEY_CACHE, KEY_ALIGN,
-	KEY_PASSTHROUGH, KEY_QUOTA,
+	KEY_PASSTHROUGH, KEY_QUOTA, KEY_MAX_INODES, KEY_USER_INODES,
+	KEY_MAX_XATTR, KEY_USER_XATTR,
 };
 
 static const struct fuse_opt cmafs_opts[] = {
@@ -21,6 +22,10 @@ static const struct fuse_opt cmafs_opts[] = {
 	FUSE_OPT_KEY("align=", KEY_ALIGN),
 	FUSE_OPT_KEY("passthrough=", KEY_PASSTHROUGH),
 	FUSE_OPT_KEY("quota=", KEY_QUOTA),
+	FUSE_OPT_KEY("max_inodes=", KEY_MAX_INODES),
+	FUSE_OPT_KEY("user_inodes=", KEY_USER_INODES),
+	FUSE_OPT_KEY("max_xattr=", KEY_MAX_XATTR),
+	FUSE_OPT_KEY("user_xattr=", KEY_USER_XATTR),
 	FUSE_OPT_END
 };
 
@@ -32,6 +37,10 @@ static const char *const expected[] = {
 	[KEY_ALIGN] = "a power of two >= the page size, such as 4096 or 2M",
 	[KEY_PASSTHROUGH] = "auto, on or off",
 	[KEY_QUOTA] = "a size such as 256M",
+	[KEY_MAX_INODES] = "a count such as 65536 (0: no limit)",
+	[KEY_USER_INODES] = "a count such as 16384 (0: no limit)",
+	[KEY_MAX_XATTR] = "a size such as 16M (0: no limit)",
+	[KEY_USER_XATTR] = "a size such as 1M (0: no limit)",
 };
 
 static int set_option(struct cmafs_options *o, int key, const char *val)
@@ -55,6 +64,14 @@ static int set_option(struct cmafs_options *o, int key, const char *val)
 		return parse_tristate(val, len, &o->passthrough);
 	case KEY_QUOTA:
 		return parse_size(val, len, &o->quota);
+	case KEY_MAX_INODES:
+		return parse_size(val, len, &o->max_inodes);
+	case KEY_USER_INODES:
+		return parse_size(val, len, &o->user_inodes);
+	case KEY_MAX_XATTR:
+		return parse_size(val, len, &o->max_xattr);
+	case KEY_USER_XATTR:
+		return parse_size(val, len, &o->user_xattr);
 	}
 	return -1;
 }
@@ -96,6 +113,10 @@ int options_parse(int argc, char *argv[], struct cmafs_options *o,
 	o->phys_base = 0x10000000;
 	o->cache = CMAFS_CACHE_UNCACHED;
 	o->passthrough = TRI_AUTO;
+	o->max_inodes = 65536;
+	o->user_inodes = 16384;
+	o->max_xattr = 16 << 20;
+	o->user_xattr = 1 << 20;
 
 	*args = (struct fuse_args)FUSE_ARGS_INIT(0, NULL);
 	for (int i = 0; i < argc; i++)
@@ -138,7 +159,12 @@ void options_usage(const char *prog)
 	       "    -o cache=MODE              cached|uncached|writecombine (uncached)\n"
 	       "    -o align=BYTES             default alignment (page size)\n"
 	       "    -o passthrough=auto|on|off zero-copy I/O and mmap (auto)\n"
-	       "    -o quota=SIZE              buffer bytes per user, root exempt (none)\n\n",
+	       "    -o quota=SIZE              buffer bytes per user, root exempt (none)\n"
+	       "    -o max_inodes=N            files, directories and links in all (65536)\n"
+	       "    -o user_inodes=N           ... per user, root exempt (16384)\n"
+	       "    -o max_xattr=SIZE          xattr and symlink bytes in all (16M)\n"
+	       "    -o user_xattr=SIZE         ... per user, root exempt (1M)\n"
+	       "        (users stop 1/16 short of the max_ limits: root's reserve)\n\n",
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();

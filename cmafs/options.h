@@ -17,6 +17,8 @@ struct cmafs_options {
 	unsigned int cache;
 	uint64_t align;			/* 0: the page size */
 	uint64_t quota;			/* per user, 0: none */
+	uint64_t max_inodes, user_inodes;	/* 0: none */
+	uint64_t max_xattr, user_xattr;		/* bytes, 0: none */
 	enum tristate passthrough;
 	char *mountpoint;
 	bool foreground, debug, single_thread, help, version;

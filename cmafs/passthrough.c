@@ -117,15 +117,16 @@ void pt_backing_close(struct fuse_session *se, int backing_id)
 
 /*
  * Should this open be passed through?  If so, drops what conflicts: the
- * kernel fails a FOPEN_KEEP_CACHE passthrough open with EIO, and
- * FOPEN_DIRECT_IO would send read/write back to the daemon.
+ * kernel fails a FOPEN_KEEP_CACHE passthrough open with EIO.  The caller's
+ * FOPEN_DIRECT_IO stays: with passthrough it sends read and write to the
+ * daemon and still maps the backing file (Linux >= 6.9 checks direct_io
+ * before passthrough for I/O, passthrough before direct_io for mmap).
  */
 static bool pt_use(struct fuse_file_info *fi, int backing_id)
 {
 	if (backing_id <= 0 || !pt_active())
 		return false;
 	fi->keep_cache = 0;
-	fi->direct_io = 0;
 	return true;
 }
 

@@ -35,12 +35,15 @@ char *stats_render(struct fs *fs, size_t *len)
 		"frees: %" PRIu64 "\n"
 		"resizes: %" PRIu64 "\n"
 		"files: %" PRIu64 "\n"
-		"page_size: %" PRIu64 "\n",
+		"page_size: %" PRIu64 "\n"
+		"buffer_fds: %" PRIu64 "\n"
+		"max_buffer_fds: %" PRIu64 "\n",
 		fs->be->ops->name, pt_active() ? "direct" : "cached",
 		st.pool_bytes, st.used_bytes, st.free_bytes,
 		st.largest_free_bytes, fs->ct.buffers, fs->ct.orphan_buffers,
 		fs->ct.allocs, fs->ct.alloc_failures, fs->ct.frees,
-		fs->ct.resizes, fs->ct.files, fs->page_size);
+		fs->ct.resizes, fs->ct.files, fs->page_size, fs->buffer_fds,
+		fs->max_buffer_fds);
 	quota_render(&fs->quota, out);
 	if (fs->be->ops->stats_extra)
 		fs->be->ops->stats_extra(fs->be, out);
@@ -62,9 +65,11 @@ void stats_statfs(struct fs *fs, struct statvfs *sv)
 	sv->f_blocks = st.pool_bytes / fs->page_size;
 	sv->f_bfree = st.free_bytes / fs->page_size;
 	sv->f_bavail = sv->f_bfree;
-	/* Inodes are only bounded by memory; report a large, stable figure. */
-	sv->f_files = 1u << 30;
-	sv->f_ffree = sv->f_files - fs->next_ino + fs->free_count;
+	/* max_inodes=0 lifts the limit: then report a large, stable figure. */
+	sv->f_files = fs->quota.total[USE_INODES] ?
+		      fs->quota.total[USE_INODES] : 1u << 30;
+	sv->f_ffree = sv->f_files > fs->quota.used[USE_INODES] ?
+		      sv->f_files - fs->quota.used[USE_INODES] : 0;
 	sv->f_favail = sv->f_ffree;
 	sv->f_namemax = 255;
 }

@@ -14,6 +14,8 @@
  *   CMAFS_IOC_SET_CACHE  EINVAL   unknown mode or reserved field not zero
  *                        EBUSY    the file has a buffer and is open elsewhere
  *   CMAFS_IOC_SET_ALIGN  EINVAL   not a power of two, or below the page size
+ *   all but INFO         EBADF    the descriptor is not open for writing
+ *   all                  ENOTTY   a directory or the mount's .stats file
  *
  * Structures have fixed-width fields and reserved space that must be zero.
  */
