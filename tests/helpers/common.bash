@@ -10,6 +10,9 @@
 #                    (e.g. passthrough=off or passthrough=on)
 #   CMAFS_POOL       sim pool size for the next cmafs_mount (default: daemon's)
 #   CMAFS_PHYS_BASE  sim phys_base for the next cmafs_mount (default: daemon's)
+#   CMAFS_WRAP       a prefix command the next cmafs_mount runs the daemon
+#                    under, split on blanks and exec'ing it (so CMAFS_PID is
+#                    still the daemon's), e.g. "prlimit --nofile=300:300"
 #
 # cmafs_mount may be called from setup_file (mount for the whole file) or
 # from a test/setup (mount for that test); teardown/teardown_file must call
@@ -104,7 +107,9 @@ cmafs_mount() {
 	LOG=$dir/cmafs.log
 	mkdir "$MNT"
 	# FD 3 must not leak into the daemon, or bats waits for it forever.
-	"$CMAFS_BIN" -f -o "$optstr" "$MNT" >"$LOG" 2>&1 3>&- &
+	local wrap=()
+	[[ -n ${CMAFS_WRAP:-} ]] && read -ra wrap <<<"$CMAFS_WRAP"
+	"${wrap[@]}" "$CMAFS_BIN" -f -o "$optstr" "$MNT" >"$LOG" 2>&1 3>&- &
 	CMAFS_PID=$!
 	export MNT LOG CMAFS_PID
 	echo "$MNT $CMAFS_PID $LOG" >>"$(_cmafs_registry)"
@@ -275,16 +280,13 @@ require_backend() {
 	[[ $CMAFS_BACKEND == "$1" ]] || skip "only for backend=$1 (running with backend=$CMAFS_BACKEND)"
 }
 
+# Growth by write() used to be accounted after the fact under passthrough
+# with sim (not refused); the daemon now serves writes itself, so they are
+# always refusable.  Kept (a no-op) for the suites that call it.
+require_refusable_writes() { :; }
+
 # require_passthrough on|off: whether the mount in effect maps buffers
 # directly (passthrough active, .stats "mmap: direct") or not.
-# Under passthrough the kernel writes into a sim buffer's memfd itself, so
-# a write() past the end cannot be refused: the daemon accounts the growth
-# afterwards (cmafs(8), BUGS).  kmod's helper refuses such writes itself.
-require_refusable_writes() {
-	if [[ $CMAFS_BACKEND == sim && $(stat_key mmap) == direct ]]; then
-		skip "sim with passthrough: growth by write() is accounted after the fact, not refused"
-	fi
-}
 require_passthrough() {
 	local m
 	m=$(stat_key mmap)
@@ -361,6 +363,30 @@ sim_memfd_count() {
 }
 
 hex2dec() { printf '%d' "$1"; }
+
+# assert_cmafs_alive: the daemon of the current mount is still running and
+# its mount answers (.stats can be stat'ed and read).
+assert_cmafs_alive() {
+	_cmafs_alive "$CMAFS_PID" || { fail "the daemon (pid $CMAFS_PID) died; log: $(tail -n 5 "$LOG")"; return 1; }
+	stat "$MNT/.stats" >/dev/null || { fail "$MNT/.stats does not answer"; return 1; }
+	stat_key pool_bytes >/dev/null || { fail ".stats is not readable"; return 1; }
+}
+
+# The number of descriptors the daemon holds open.
+cmafs_fd_count() {
+	local f n=0
+	for f in /proc/"$CMAFS_PID"/fd/*; do n=$((n + 1)); done
+	echo $n
+}
+
+# The daemon's resident set size in KiB (VmRSS).
+cmafs_rss_kb() {
+	local k v _
+	while read -r k v _; do
+		[[ $k == VmRSS: ]] && { echo "$v"; return 0; }
+	done <"/proc/$CMAFS_PID/status"
+	return 1
+}
 
 # Build tests/tools/cmafs-ioctl (world-executable, for the test user too);
 # exports IOCTL_TOOL.  CMAFS_IOCTL_TOOL names a prebuilt (e.g. cross-built)

@@ -19,6 +19,9 @@ failure prints the errno name (e.g. EFBIG) and exits 1.  Sizes accept K/M/G.
   unlink/rmdir/mkdir/mkfifo PATH, link OLD NEW, symlink TARGET PATH
   mknod PATH chr|blk|sock|fifo [MAJOR MINOR]
   chmod PATH MODE, chown PATH UID GID, utime PATH SECONDS, stat PATH
+  ioctl PATH FLAGS CMD [BUFSIZE]  open PATH (FLAGS: r w rw dir nonblock, a
+                                comma list) + ioctl(2) CMD (a number) with a
+                                zeroed buffer of BUFSIZE bytes (default 16384)
 """
 import ctypes
 import ctypes.util
@@ -159,6 +162,20 @@ def main(argv):
             m = {"chr": stat.S_IFCHR, "blk": stat.S_IFBLK, "fifo": stat.S_IFIFO}[kind]
             dev = os.makedev(int(a[2]), int(a[3])) if len(a) > 3 else 0
             os.mknod(a[0], m | 0o644, dev)
+    elif cmd == "ioctl":
+        fl = {"r": os.O_RDONLY, "w": os.O_WRONLY, "rw": os.O_RDWR,
+              "dir": os.O_DIRECTORY, "nonblock": os.O_NONBLOCK}
+        flags = 0
+        for f in a[1].split(","):
+            flags |= fl[f]
+        n = size(a[3]) if len(a) > 3 else 16384
+        buf = ctypes.create_string_buffer(max(n, 1))
+        fd = os.open(a[0], flags)
+        try:
+            libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+            check(libc.ioctl(fd, int(a[2], 0), buf))
+        finally:
+            os.close(fd)
     elif cmd == "chmod":
         os.chmod(a[0], int(a[1], 8))
     elif cmd == "chown":

@@ -4,15 +4,18 @@
  * suites.  Prints the result and exits 0, or prints the errno name and
  * exits 1.
  *
- *   cmafs-ioctl info FILE                 phys= dma= size= align= cache= mmap=
- *   cmafs-ioctl sync FILE device|cpu|N OFF LEN [RESERVED]
- *   cmafs-ioctl cache FILE MODE_NUMBER    CMAFS_IOC_SET_CACHE
- *   cmafs-ioctl align FILE BYTES          CMAFS_IOC_SET_ALIGN
+ *   cmafs-ioctl [-r] info FILE            phys= dma= size= align= cache= mmap=
+ *   cmafs-ioctl [-r] sync FILE device|cpu|N OFF LEN [RESERVED]
+ *   cmafs-ioctl [-r] cache FILE MODE_NUMBER    CMAFS_IOC_SET_CACHE
+ *   cmafs-ioctl [-r] align FILE BYTES     CMAFS_IOC_SET_ALIGN
  *   cmafs-ioctl mapfill FILE OFF LEN BYTE  mmap MAP_SHARED, memset, fsync,
  *                                          keep the mapping until exit and
  *                                          print the bytes read back through
  *                                          a second descriptor (as hex of the
  *                                          first and last byte)
+ *
+ * info opens FILE O_RDONLY; sync, cache, align and mapfill open it O_RDWR
+ * (the changing ioctls need a writable descriptor), or O_RDONLY with -r.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,12 +38,19 @@ static int die(void)
 
 int main(int argc, char **argv)
 {
+	int rdonly = 0;
+
+	if (argc > 1 && !strcmp(argv[1], "-r")) {
+		rdonly = 1;
+		argv++;
+		argc--;
+	}
 	if (argc < 3) {
 		fprintf(stderr, "usage: see source\n");
 		return 2;
 	}
 	const char *cmd = argv[1];
-	int fd = open(argv[2], strcmp(cmd, "mapfill") ? O_RDONLY : O_RDWR);
+	int fd = open(argv[2], rdonly || !strcmp(cmd, "info") ? O_RDONLY : O_RDWR);
 	if (fd < 0)
 		return die();
 
