@@ -146,6 +146,11 @@ static int start(struct fs *fs, struct cmafs_options *o,
 	fs->quota.total[USE_XATTR] = o->max_xattr;
 	fs->quota.user[USE_STATS] = STATS_OPEN_USER;
 	fs->quota.total[USE_STATS] = STATS_OPEN_MAX;
+	/* Each buffer (and, under passthrough, each opened empty file)
+	 * holds a descriptor: fewer than inodes and they run out first. */
+	if (o->max_inodes == 0 || fs->max_buffer_fds < o->max_inodes)
+		log_info("RLIMIT_NOFILE leaves room for %" PRIu64 " buffer descriptors, fewer than max_inodes=%" PRIu64 " (0: no limit): users may run out of descriptors (ENOSPC) before inodes; raise the limit (LimitNOFILE=) or lower max_inodes=",
+			 fs->max_buffer_fds, o->max_inodes);
 	fs->owner = getuid();
 	fs->group = getgid();
 	if (ns_init(fs, 01777)) {
