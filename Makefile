@@ -18,7 +18,7 @@ LIB_OBJS    := $(filter-out cmafs/main.o,$(DAEMON_OBJS))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:.c=)
 
-.PHONY: all deps check test unit bats vm-check demo bench clean
+.PHONY: all deps check test unit bats vm-check demo bench bench-hostage clean
 all: cmafs/cmafs
 
 cmafs/cmafs: $(DAEMON_OBJS)
@@ -58,6 +58,10 @@ demo: deps
 
 bench: all
 	@bench/run
+
+# A second user's request latency while a first one attacks (issue 20).
+bench-hostage: all
+	@bench/hostage
 
 # install/uninstall, man page lint and examples live in their own fragments.
 -include mk/*.mk

@@ -216,7 +216,7 @@ print("made", len([n for n in os.listdir(sys.argv[1]) if n.startswith("e")]))' "
 	assert_equal "$(stat_key buffers)" 0
 	if ((pt)); then
 		wait_stat buffer_fds 2000
-		assert_equal "$(sim_memfd_count)" $((m0 + 2000))
+		[[ $CMAFS_BACKEND != sim ]] || assert_equal "$(sim_memfd_count)" $((m0 + 2000))
 		rm -f "$MNT"/e*
 		wait_stat buffer_fds 0
 	fi
@@ -227,7 +227,8 @@ print("made", len([n for n in os.listdir(sys.argv[1]) if n.startswith("e")]))' "
 		_cmafs_nap
 	done
 	((fd1 - fd0 < 20)) || fail "the daemon holds $fd1 descriptors, $fd0 before 2000 empty files"
-	assert_equal "$(sim_memfd_count)" "$m0"
+	[[ $CMAFS_BACKEND != sim ]] || assert_equal "$(sim_memfd_count)" "$m0"
+	assert_equal "$(stat_key buffer_fds)" 0
 	assert_cmafs_alive
 }
 
@@ -330,6 +331,9 @@ open(out, "w").write("%d\n" % m)
 }
 
 @test "growth by write cannot escape pool or quota: root's 80 MiB write into a 64 MiB pool is refused within the pool" {
+	# (kmod: the pool is the CMA area, shared with the kernel, and the
+	# helper refuses what it cannot hold: alloc_errors.bats.)
+	require_backend sim
 	own_mount
 	local pool f0 size alloc
 	pool=$(stat_key pool_bytes)
