@@ -17,6 +17,7 @@
 #include "fs.h"
 #include "deferred.h"
 #include "log.h"
+#include "mountpoint.h"
 #include "options.h"
 #include "passthrough.h"
 
@@ -65,42 +66,53 @@ static struct backend *open_backend(const struct cmafs_options *o)
 	return NULL;
 }
 
-static int run(struct fs *fs, const struct cmafs_options *o,
-	       struct fuse_args *args)
+/* Why the request loop ended, in one line: every exit says why. */
+static void log_exit(const struct fs *fs, const char *mp, int ret)
 {
-	struct fuse_lowlevel_ops ops = { 0 };
+	uint64_t buffers = fs->ct.buffers;
+
+	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+		log_info("%s: unmounting %s, freeing %" PRIu64 " buffers",
+			 strsignal(ret), mp, buffers);
+	else if (ret == 0)
+		log_info("%s was unmounted: exiting, %" PRIu64 " buffers freed",
+			 mp, buffers);
+	else
+		log_err("the request loop failed (%s): unmounting %s, freeing %" PRIu64 " buffers",
+			strerror(ret < 0 ? -ret : ret), mp, buffers);
+}
+
+static int run(struct fs *fs, const struct cmafs_options *o)
+{
 	enum pt_mode pt = o->passthrough == TRI_ON ? PT_ON :
 			  o->passthrough == TRI_OFF ? PT_OFF : PT_AUTO;
 	int ret = 1;
 
 	if (pt_precheck(pt))
 		return 1;
-	ops_build(&ops);
-	fs->se = fuse_session_new(args, &ops, sizeof(ops), fs);
-	if (!fs->se)
-		return 1;
 	if (fuse_set_signal_handlers(fs->se))
-		goto out_destroy;
+		return 1;
 	if (fuse_session_mount(fs->se, o->mountpoint))
 		goto out_signals;
 	if (pt_install(fs->se, pt)) {
 		log_err("cannot install the passthrough hooks");
 		goto out_unmount;
 	}
+	log_before_daemonize();
 	if (fuse_daemonize(o->foreground))
 		goto out_unmount;
-	if (!o->foreground)
-		log_to_syslog();
+	log_after_daemonize(!o->foreground);
 	/*
 	 * One request thread: on 2 cores libfuse's worker pool halved the
 	 * rate of small requests, and data moves without us under
-	 * passthrough.  What must wait on the kernel runs in deferred.c.
+	 * passthrough.  What must wait runs in deferred.c.
 	 */
 	if (deferred_start(fs)) {
 		log_err("cannot start the sync thread");
 		goto out_unmount;
 	}
 	ret = fuse_session_loop(fs->se);
+	log_exit(fs, o->mountpoint, ret);
 	/* libfuse reports the signal that ended the loop: that is success. */
 	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
 		ret = 0;
@@ -111,14 +123,31 @@ out_unmount:
 	fuse_session_unmount(fs->se);
 out_signals:
 	fuse_remove_signal_handlers(fs->se);
-out_destroy:
-	fuse_session_destroy(fs->se);
 	return ret ? 1 : 0;
+}
+
+/* sim: a pool larger than the machine's memory cannot be backed. */
+static void check_pool_size(uint64_t pool)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kb = 0;
+	char line[128];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	if (kb && pool > (uint64_t)kb * 1024)
+		log_info("pool=%" PRIu64 " is more than this machine's memory (MemTotal %llu kB): the simulated buffers are memory, and filling the pool will fail or wake the OOM killer",
+			 pool, kb);
 }
 
 static int start(struct fs *fs, struct cmafs_options *o,
 		 struct fuse_args *args, const char *prog)
 {
+	struct fuse_lowlevel_ops ops = { 0 };
 	int ret;
 
 	if (o->help) {
@@ -131,11 +160,26 @@ static int start(struct fs *fs, struct cmafs_options *o,
 		return 0;
 	}
 	log_init(true, o->debug);
+	if (o->log != LOG_TO_AUTO && log_set_target(o->log, o->log_file))
+		return 1;
+	/* libfuse's own options are checked here, before anything else. */
+	ops_build(&ops);
+	fs->se = fuse_session_new(args, &ops, sizeof(ops), fs);
+	if (!fs->se)
+		return 1;
+	if (mountpoint_check(o->mountpoint)) {
+		fuse_session_destroy(fs->se);
+		return 1;
+	}
 	fs->max_buffer_fds = raise_nofile();
 	pthread_mutex_init(&fs->lock, NULL);
 	fs->be = open_backend(o);
-	if (!fs->be)
+	if (!fs->be) {
+		fuse_session_destroy(fs->se);
 		return 1;
+	}
+	if (o->backend == BACKEND_SIM)
+		check_pool_size(o->pool);
 	fs->page_size = fs->be->page_size;
 	fs->default_cache = o->cache;
 	fs->default_align = o->align ? o->align : fs->page_size;
@@ -157,8 +201,9 @@ static int start(struct fs *fs, struct cmafs_options *o,
 		log_err("out of memory");
 		ret = 1;
 	} else {
-		ret = run(fs, o, args);
+		ret = run(fs, o);
 	}
+	fuse_session_destroy(fs->se);
 	ns_destroy(fs);
 	quota_destroy(&fs->quota);
 	fs->be->ops->destroy(fs->be);
@@ -178,5 +223,6 @@ int main(int argc, char *argv[])
 		ret = start(&fs, &o, &args, argv[0]);
 	fuse_opt_free_args(&args);
 	free(o.mountpoint);
+	free(o.log_file);
 	return ret;
 }

@@ -36,8 +36,8 @@ static bool is_refusal(int err)
 	return false;
 }
 
-void reply_refusal(fuse_req_t req, fuse_ino_t ino, const char *name,
-		   const char *op, int err)
+void reply_refusal_hint(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *op, int err, const char *hint)
 {
 	struct fs *fs = req_fs(req);
 
@@ -50,9 +50,17 @@ void reply_refusal(fuse_req_t req, fuse_ino_t ino, const char *name,
 		else
 			ns_path(fs, ns_node(fs, ino), name, path, sizeof(path));
 		pthread_mutex_unlock(&fs->lock);
-		log_info("%s %s: %s", op, path, strerror(err));
+		log_info("%s %s: %s (uid %u%s%s)", op, path, strerror(err),
+			 (unsigned int)fuse_req_ctx(req)->uid,
+			 hint ? "; " : "", hint ? hint : "");
 	}
 	fuse_reply_err(req, err);
+}
+
+void reply_refusal(fuse_req_t req, fuse_ino_t ino, const char *name,
+		   const char *op, int err)
+{
+	reply_refusal_hint(req, ino, name, op, err, NULL);
 }
 
 void reply_over_limit(fuse_req_t req, fuse_ino_t ino, const char *name,

@@ -49,6 +49,9 @@ void ops_xattr_init(struct fuse_lowlevel_ops *ops);
  */
 void reply_refusal(fuse_req_t req, fuse_ino_t ino, const char *name,
 		   const char *op, int err);
+/* The same, saying what would have been accepted. */
+void reply_refusal_hint(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *op, int err, const char *hint);
 
 void fill_entry(struct fs *fs, struct node *n, struct fuse_entry_param *e);
 void stats_fill_stat(struct fs *fs, struct stat *st);

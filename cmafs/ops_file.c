@@ -430,6 +430,7 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 	struct fs *fs = req_fs(req);
 	struct handle *h = handle_get(fi, HANDLE_FILE);
 	struct node *n = h ? h->node : NULL;
+	const char *op = "ioctl CMAFS_IOC_SYNC", *hint = NULL;
 	struct cmafs_info info;
 	struct cmafs_sync sync;
 	__u32 cache;
@@ -489,6 +490,9 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		}
 		memcpy(&cache, in, sizeof(cache));
 		err = cma_set_cache(fs, ino, cache, 1);
+		op = "ioctl CMAFS_IOC_SET_CACHE";
+		hint = err == -EBUSY ? "the file is open or mapped elsewhere" :
+		       "expected CMAFS_CACHE_UNCACHED, _CACHED or _WRITECOMBINE";
 		break;
 	case CMAFS_IOC_SET_ALIGN:
 		if (in_size < sizeof(align)) {
@@ -497,13 +501,15 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		}
 		memcpy(&align, in, sizeof(align));
 		err = cma_set_align(fs, ino, align);
+		op = "ioctl CMAFS_IOC_SET_ALIGN";
+		hint = "expected a power of two >= the page size";
 		break;
 	default:
 		fuse_reply_err(req, ENOTTY);
 		return;
 	}
 	if (err)
-		reply_refusal(req, ino, NULL, "ioctl", -err);
+		reply_refusal_hint(req, ino, NULL, op, -err, hint);
 	else
 		fuse_reply_ioctl(req, 0, NULL, 0);
 }

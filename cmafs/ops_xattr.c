@@ -57,6 +57,27 @@ static int cma_get(fuse_req_t req, struct fs *fs, struct node *n,
 }
 
 /* 1: the reply was handed to the deferred thread. */
+/* What would have been accepted, for the refusal's log line. */
+static const char *cma_hint(const char *attr, int err)
+{
+	bool known = !strcmp(attr, "cache") || !strcmp(attr, "align") ||
+		     !strcmp(attr, "sync");
+
+	if (err == -EPERM)
+		return "phys_addr, dma_addr, size and mmap are read-only";
+	if (err == -EINVAL && !known)
+		return "the user.cma.* attributes to set are cache, align and sync";
+	if (err == -EINVAL && !strcmp(attr, "cache"))
+		return "expected cached, uncached or writecombine";
+	if (err == -EINVAL && !strcmp(attr, "align"))
+		return "expected a power of two >= the page size, such as 4096 or 2M; setfattr decodes 0x..., so quote hex: -v '\"0x200000\"'";
+	if (err == -EINVAL && !strcmp(attr, "sync"))
+		return "expected device or cpu, optionally followed by OFFSET LENGTH within the buffer";
+	if (err == -EBUSY)
+		return "the buffer is open or mapped elsewhere: set the cache mode before sizing, or when nobody holds the file";
+	return NULL;
+}
+
 static int cma_set(fuse_req_t req, struct fs *fs, fuse_ino_t ino,
 		   const char *attr, const char *value, size_t size)
 {
@@ -158,7 +179,8 @@ static void cmafs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (!strncmp(name, CMA_PREFIX, CMA_PREFIX_LEN)) {
 		err = cma_set(req, fs, ino, name + CMA_PREFIX_LEN, value, size);
 		if (err != 1)
-			reply_refusal(req, ino, NULL, op, -err);
+			reply_refusal_hint(req, ino, NULL, op, -err,
+					   cma_hint(name + CMA_PREFIX_LEN, err));
 		return;
 	}
 	if (strncmp(name, "user.", 5)) {

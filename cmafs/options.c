@@ -11,7 +11,7 @@
 enum {
 	KEY_BACKEND, KEY_POOL, KEY_PHYS_BASE, KEY_CACHE, KEY_ALIGN,
 	KEY_PASSTHROUGH, KEY_QUOTA, KEY_MAX_INODES, KEY_USER_INODES,
-	KEY_MAX_XATTR, KEY_USER_XATTR,
+	KEY_MAX_XATTR, KEY_USER_XATTR, KEY_LOG,
 };
 
 static const struct fuse_opt cmafs_opts[] = {
@@ -26,6 +26,7 @@ static const struct fuse_opt cmafs_opts[] = {
 	FUSE_OPT_KEY("user_inodes=", KEY_USER_INODES),
 	FUSE_OPT_KEY("max_xattr=", KEY_MAX_XATTR),
 	FUSE_OPT_KEY("user_xattr=", KEY_USER_XATTR),
+	FUSE_OPT_KEY("log=", KEY_LOG),
 	FUSE_OPT_END
 };
 
@@ -41,6 +42,7 @@ static const char *const expected[] = {
 	[KEY_USER_INODES] = "a count such as 16384 (0: no limit)",
 	[KEY_MAX_XATTR] = "a size such as 16M (0: no limit)",
 	[KEY_USER_XATTR] = "a size such as 1M (0: no limit)",
+	[KEY_LOG] = "syslog, stderr or the absolute path of a file",
 };
 
 static int set_option(struct cmafs_options *o, int key, const char *val)
@@ -72,6 +74,18 @@ static int set_option(struct cmafs_options *o, int key, const char *val)
 		return parse_size(val, len, &o->max_xattr);
 	case KEY_USER_XATTR:
 		return parse_size(val, len, &o->user_xattr);
+	case KEY_LOG:
+		free(o->log_file);
+		o->log_file = NULL;
+		if (!strcmp(val, "syslog"))
+			o->log = LOG_TO_SYSLOG;
+		else if (!strcmp(val, "stderr"))
+			o->log = LOG_TO_STDERR;
+		else if (val[0] == '/' && (o->log_file = strdup(val)))
+			o->log = LOG_TO_FILE;
+		else
+			return -1;
+		return 0;
 	}
 	return -1;
 }
@@ -164,8 +178,17 @@ void options_usage(const char *prog)
 	       "    -o user_inodes=N           ... per user, root exempt (16384)\n"
 	       "    -o max_xattr=SIZE          xattr and symlink bytes in all (16M)\n"
 	       "    -o user_xattr=SIZE         ... per user, root exempt (1M)\n"
-	       "        (users stop 1/16 short of the max_ limits: root's reserve)\n\n",
+	       "        (users stop 1/16 short of the max_ limits: root's reserve)\n"
+	       "    -o log=syslog|stderr|FILE  where log lines go (stderr with -f,\n"
+	       "                               else syslog, else stderr)\n\n"
+	       "general options:\n"
+	       "    -f                         stay in the foreground\n"
+	       "    -d, -o debug               foreground, and trace every request\n"
+	       "    -o allow_other             every user may use the mount (their\n"
+	       "                               permissions are always checked)\n"
+	       "    -o allow_root              the mounting user and root only\n"
+	       "    -o auto_unmount            unmount when the daemon dies\n"
+	       "    -h, --help                 this text\n"
+	       "    -V, --version              versions of cmafs and libfuse\n",
 	       prog);
-	fuse_cmdline_help();
-	fuse_lowlevel_help();
 }

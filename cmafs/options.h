@@ -8,6 +8,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "log.h"
 #include "parse.h"
 
 struct cmafs_options {
@@ -20,6 +21,8 @@ struct cmafs_options {
 	uint64_t max_inodes, user_inodes;	/* 0: none */
 	uint64_t max_xattr, user_xattr;		/* bytes, 0: none */
 	enum tristate passthrough;
+	enum log_target log;
+	char *log_file;			/* log=FILE */
 	char *mountpoint;
 	bool foreground, debug, single_thread, help, version;
 };

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mountpoint - what is at the mount point before we mount there: refuse
+ * what would leave a broken or doubled mount, and say how to fix it.
+ */
+#ifndef CMAFS_MOUNTPOINT_H
+#define CMAFS_MOUNTPOINT_H
+
+/* 0: mount there (after a warning for a non-empty directory); -1: a line
+ * saying why not has been logged. */
+int mountpoint_check(const char *path);
+
+#endif /* CMAFS_MOUNTPOINT_H */
