@@ -1,5 +1,5 @@
 # cmafs - top-level build.  `make demo` and `make check` are the two commands
-# a new user needs; everything else is reached from them.
+# a new user needs; everything else is reached from them (make help lists all).
 
 VERSION := 0.1.0
 CC      ?= cc
@@ -18,8 +18,8 @@ LIB_OBJS    := $(filter-out cmafs/main.o,$(DAEMON_OBJS))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:.c=)
 
-.PHONY: all deps check test unit bats vm-check demo bench bench-hostage clean
-all: cmafs/cmafs
+.PHONY: all help deps deps-build deps-test check test unit bats vm-check demo bench bench-hostage clean
+all: cmafs/cmafs ## build the daemon, cmafs/cmafs
 
 cmafs/cmafs: $(DAEMON_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -34,38 +34,55 @@ cmafs/libcmafs.a: $(LIB_OBJS)
 tests/unit/test_%: tests/unit/test_%.c cmafs/libcmafs.a tests/unit/tap.h
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< cmafs/libcmafs.a $(LDLIBS)
 
-# Installs missing Debian packages (as root) or says which line to run.
-deps:
-	@scripts/install-deps
+# Every target with its line: the "## " comments of the rules below and of
+# mk/*.mk.
+help: ## this list
+	@echo "make TARGET, where TARGET is one of:"
+	@sed -n 's/^\([a-z][a-z-]*\):[^#=]*## \(.*\)/\1	\2/p' $(MAKEFILE_LIST) | \
+		while IFS='	' read -r t d; do printf '  %-16s %s\n' "$$t" "$$d"; done
 
-unit: $(UNIT_BINS)
+# Install missing Debian packages (as root) or say which line to run; on
+# other systems, name them (scripts/install-deps).
+deps: ## install every package building and testing need (deps-test)
+	@scripts/install-deps all
+
+deps-build: ## install the packages building and make demo need
+	@scripts/install-deps build
+
+deps-test: ## install deps-build's packages and the test suites' tools
+	@scripts/install-deps test
+
+unit: $(UNIT_BINS) ## build and run the unit tests (tests/unit)
 	@for t in $(UNIT_BINS); do $$t; done
 
-bats: cmafs/cmafs
+bats: cmafs/cmafs ## run the bats suites (tests/*.bats) once
 	@bats --tap tests/*.bats
 
-vm-check:
+vm-check: ## the kernel helper and bats suite in arm64 VMs (tests/vm, slow)
 	@$(MAKE) --no-print-directory -C tests/vm check
 
 # One TAP stream per suite; tests/tap-summary prints "N passed, N failed".
-check: deps
+check: deps-test ## install the test tools, build, run every suite (tests/run-all)
+	@$(MAKE) --no-print-directory test
+
+test: ## build and run every suite, installing nothing (tests/run-all)
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
 	@tests/run-all
 
-demo: deps
+demo: deps-build ## install what building needs, build, tour a sim mount
 	@$(MAKE) --no-print-directory all
 	@examples/demo.sh
 
-bench: all
+bench: all ## cmafs against tmpfs (bench/run)
 	@bench/run
 
 # A second user's request latency while a first one attacks (issue 20).
-bench-hostage: all
+bench-hostage: all ## one user's latency while another attacks (bench/hostage)
 	@bench/hostage
 
 # install/uninstall, man page lint and examples live in their own fragments.
 -include mk/*.mk
 
-clean:
+clean: ## remove what the build made
 	rm -f cmafs/*.o cmafs/*.a cmafs/cmafs $(UNIT_BINS)
 	-$(MAKE) -C kmod clean

@@ -6,6 +6,6 @@
 MAN_PAGES := $(sort $(wildcard man/*.[1-9]))
 
 .PHONY: man-lint
-man-lint:
+man-lint: ## mandoc -Tlint -Wwarning on the man pages
 	@command -v mandoc >/dev/null || { echo "man-lint: mandoc missing (make deps)" >&2; exit 1; }
 	mandoc -Tlint -Wwarning $(MAN_PAGES)

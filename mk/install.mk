@@ -33,12 +33,12 @@ INSTALL_ENV = DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' VERSION='$(VERSION)' \
 	UDEVRULESDIR='$(UDEVRULESDIR)' MODSRCDIR='$(MODSRCDIR)'
 
 .PHONY: install uninstall install-list
-install: cmafs/cmafs
+install: cmafs/cmafs ## install under DESTDIR/PREFIX (PREFIX=/usr/local by default)
 	@echo "installing into $(DESTDIR)$(PREFIX) (module sources: $(DESTDIR)$(MODSRCDIR))"
 	@$(INSTALL_ENV) sh packaging/install.sh install
 
-uninstall:
+uninstall: ## remove what install installed (same PREFIX, DESTDIR)
 	@$(INSTALL_ENV) sh packaging/install.sh uninstall
 
-install-list:
+install-list: ## the files install would install
 	@$(INSTALL_ENV) sh packaging/install.sh list

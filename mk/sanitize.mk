@@ -30,14 +30,14 @@
 
 .PHONY: check-asan check-valgrind fuzz fuzz-syscalls
 
-check-asan:
+check-asan: ## ASan+UBSan daemon under the unit and bats tests, then valgrind
 	@tests/sanitize.sh asan valgrind
 
-check-valgrind:
+check-valgrind: ## the valgrind part of check-asan only
 	@tests/sanitize.sh valgrind
 
-fuzz:
+fuzz: ## the parsers under libFuzzer (FUZZ_TIME s per target)
 	@FUZZ_TIME=$${FUZZ_TIME:-60} tests/fuzz/run
 
-fuzz-syscalls:
+fuzz-syscalls: ## the mount under random system calls (FSFUZZ_TIME s)
 	@FSFUZZ_TIME=$${FSFUZZ_TIME:-120} tests/fuzz/syscalls

@@ -2,9 +2,16 @@
 /*
  * cma_alloc - a physically contiguous DMA buffer from C, through cmafs.
  *
- *   cc -Wall -I/usr/local/include -o cma_alloc cma_alloc.c
- *   (or: cc $(pkg-config --cflags cmafs) -o cma_alloc cma_alloc.c)
- *   ./cma_alloc [FILE [SIZE]]        default /cma/cma_alloc-PID, 1000000 bytes
+ * Build it from a checkout, in its top directory:
+ *   cc -Wall -Iinclude -o cma_alloc examples/c/cma_alloc.c
+ * or, installed (make install), with the installed header:
+ *   cc -Wall $(pkg-config --cflags cmafs) -o cma_alloc cma_alloc.c
+ *
+ *   ./cma_alloc [-k] [FILE [SIZE]]   default /cma/cma_alloc-PID, 1000000 bytes
+ *
+ * SIZE is bytes, decimal or 0x hexadecimal, optionally followed by K, M, G
+ * or T (or KiB, MiB, ...: powers of 1024), as the daemon's sizes: 100M is
+ * 104857600.  Anything else is refused with exit status 2.
  *
  * Allocates with ftruncate (cache mode chosen first), maps the buffer, fills
  * it, syncs it for the device, reads the physical address with the ioctl of
@@ -48,6 +55,53 @@ static int fail_errno(const char *what)
 	return fail(msg);
 }
 
+/*
+ * SIZE as the daemon reads sizes: decimal or 0x hex digits, then nothing or
+ * one of K M G T (any case), optionally followed by "iB".  No strtoull()
+ * alone: it takes "-1", " 1" and "100M" (as 100) without a word.
+ */
+static int parse_size(const char *s, size_t *out)
+{
+	static const char units[] = "kmgt";
+	unsigned int base = 10, shift = 0;
+	unsigned long long v = 0;
+	const char *p = s, *unit;
+	int d, n = 0;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && p[2]) {
+		base = 16;
+		p += 2;
+	}
+	for (;; p++, n++) {
+		char c = *p | 0x20;	/* lower case for letters */
+
+		if (*p >= '0' && *p <= '9')
+			d = *p - '0';
+		else if (base == 16 && c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			break;
+		if (v > (~0ULL - (unsigned long long)d) / base)
+			return -1;
+		v = v * base + (unsigned long long)d;
+	}
+	if (!n)
+		return -1;
+	if (*p) {
+		unit = strchr(units, *p | 0x20);
+		if (!unit)
+			return -1;
+		shift = 10 * (unsigned int)(unit - units + 1);
+		p++;
+		if ((p[0] | 0x20) == 'i' && (p[1] | 0x20) == 'b')
+			p += 2;
+	}
+	if (*p || v > (~0ULL >> shift) || (v << shift) > SIZE_MAX)
+		return -1;
+	*out = (size_t)(v << shift);
+	return 0;
+}
+
 static unsigned char pattern(size_t i)
 {
 	return (unsigned char)(i * 31 + (i >> 12) + 7);
@@ -75,8 +129,11 @@ int main(int argc, char *argv[])
 	}
 	snprintf(defpath, sizeof(defpath), "/cma/cma_alloc-%d", (int)getpid());
 	path = optind < argc ? argv[optind] : defpath;
-	if (optind + 1 < argc)
-		size = strtoull(argv[optind + 1], NULL, 0);
+	if (optind + 1 < argc && parse_size(argv[optind + 1], &size)) {
+		fprintf(stderr, "cma_alloc: bad SIZE \"%s\" (expected bytes, or a number with K, M, G or T, such as 100M)\n",
+			argv[optind + 1]);
+		return 2;
+	}
 	if (size == 0) {
 		fprintf(stderr, "cma_alloc: SIZE must be > 0\n");
 		return 2;
