@@ -34,6 +34,9 @@ struct pool_stats {
 	uint64_t used_bytes;
 	uint64_t free_bytes;
 	uint64_t largest_free_bytes;
+	/* The pool's first address when the pool is this mount's alone
+	 * (sim); 0 when it is shared and its extent unknown (kmod). */
+	uint64_t base;
 };
 
 struct backend;

@@ -164,6 +164,7 @@ static void kmod_stats(struct backend *be, struct pool_stats *st)
 
 	cma_meminfo(&total, &free_bytes);
 	st->pool_bytes = total;
+	st->base = 0;
 	st->free_bytes = free_bytes;
 	st->largest_free_bytes = free_bytes;
 	pthread_mutex_lock(&k->lock);

@@ -179,6 +179,7 @@ static void sim_stats(struct backend *be, struct pool_stats *st)
 
 	pthread_mutex_lock(&s->lock);
 	st->pool_bytes = cma_area_pages(s->area) * ps;
+	st->base = s->phys_base;
 	st->free_bytes = cma_area_free_pages(s->area) * ps;
 	st->largest_free_bytes = cma_area_largest_free(s->area) * ps;
 	pthread_mutex_unlock(&s->lock);

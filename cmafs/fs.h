@@ -23,8 +23,14 @@
 #include "quota.h"
 
 #define ROOT_INO  FUSE_ROOT_ID
-#define STATS_INO 2		/* the /.stats file: not a node */
+/* The views at the root (views.c): files, but not nodes. */
+#define STATS_INO 2
+#define BUFFERS_INO 3
+#define MAP_INO 4
+#define FIRST_NODE_INO 5
 #define STATS_NAME ".stats"
+#define BUFFERS_NAME ".buffers"
+#define MAP_NAME ".map"
 #define XATTR_MAX_TOTAL (64 * 1024)	/* names + values per file */
 /* Each open of /.stats keeps a snapshot: bounded like other metadata. */
 #define STATS_OPEN_MAX 4096

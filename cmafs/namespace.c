@@ -121,8 +121,8 @@ struct node *ns_new_node(struct fs *fs, mode_t mode, uid_t uid, gid_t gid)
 		n->file.align = fs->default_align;
 		n->file.cache = fs->default_cache;
 	} else if (S_ISDIR(mode)) {
-		/* 1 ".", 2 "..", 3 "/.stats" in the root; entries after */
-		n->dir.next_seq = 4;
+		/* 1 ".", 2 "..", 3-5 the views in the root; entries after */
+		n->dir.next_seq = FIRST_NODE_INO + 1;
 	}
 	fs->nodes[ino] = n;
 	return n;
@@ -412,13 +412,13 @@ int ns_init(struct fs *fs, mode_t root_mode)
 	fs->free_inos = calloc(fs->nodes_cap, sizeof(*fs->free_inos));
 	if (!fs->nodes || !fs->free_inos || grow_htab(fs))
 		return -ENOMEM;
-	/* ino 0 is invalid for FUSE, 1 is the root, 2 is .stats */
+	/* ino 0 is invalid for FUSE, 1 is the root, 2-4 are the views */
 	fs->next_ino = ROOT_INO;
 	root = ns_new_node(fs, S_IFDIR | root_mode, fs->owner, fs->group);
 	if (!root)
 		return -ENOMEM;
 	root->nlink = 2;
-	fs->next_ino = STATS_INO + 1;
+	fs->next_ino = FIRST_NODE_INO;
 	ns_touch(&fs->stats_time);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "ops.h"
 #include "passthrough.h"
+#include "views.h"
 
 static void cmafs_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -45,8 +46,8 @@ void reply_refusal_hint(fuse_req_t req, fuse_ino_t ino, const char *name,
 		char path[512];
 
 		pthread_mutex_lock(&fs->lock);
-		if (ino == STATS_INO)
-			snprintf(path, sizeof(path), "/" STATS_NAME);
+		if (view_ino(ino))
+			snprintf(path, sizeof(path), "/%s", view_name(ino));
 		else
 			ns_path(fs, ns_node(fs, ino), name, path, sizeof(path));
 		pthread_mutex_unlock(&fs->lock);

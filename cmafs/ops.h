@@ -54,7 +54,6 @@ void reply_refusal_hint(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *op, int err, const char *hint);
 
 void fill_entry(struct fs *fs, struct node *n, struct fuse_entry_param *e);
-void stats_fill_stat(struct fs *fs, struct stat *st);
 int check_new_name(struct fs *fs, struct node *dir, fuse_ino_t parent,
 		   const char *name);
 /* A new node for @dir, owned and charged as the caller's; NULL: see @err. */

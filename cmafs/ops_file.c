@@ -22,6 +22,7 @@
 #include "ops.h"
 #include "deferred.h"
 #include "passthrough.h"
+#include "views.h"
 
 /*
  * The passthrough registration of @n's buffer file, made at the first open
@@ -109,8 +110,9 @@ static int open_node(fuse_req_t req, struct fs *fs, struct node *n,
 	return 0;
 }
 
-static void open_stats(fuse_req_t req, struct fs *fs,
-		       struct fuse_file_info *fi)
+/* A view (/.stats, /.buffers, /.map): one snapshot per open. */
+static void open_view(fuse_req_t req, struct fs *fs, fuse_ino_t ino,
+		      struct fuse_file_info *fi)
 {
 	uid_t uid = fuse_req_ctx(req)->uid;
 	struct quota_miss miss = { 0 };
@@ -118,7 +120,7 @@ static void open_stats(fuse_req_t req, struct fs *fs,
 	int err;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		reply_refusal(req, STATS_INO, NULL, "open for writing", EACCES);
+		reply_refusal(req, ino, NULL, "open for writing", EACCES);
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
@@ -127,7 +129,7 @@ static void open_stats(fuse_req_t req, struct fs *fs,
 		err = -ENOMEM;
 	if (h) {
 		h->uid = uid;
-		h->stats = stats_render(fs, &h->stats_len);
+		h->stats = view_render(fs, ino, uid, &h->stats_len);
 		if (!h->stats) {
 			ns_untrack(&h->link);
 			free(h);
@@ -143,7 +145,7 @@ static void open_stats(fuse_req_t req, struct fs *fs,
 		return;
 	}
 	if (err) {
-		reply_over_limit(req, ROOT_INO, STATS_NAME, "open", EMFILE,
+		reply_over_limit(req, ROOT_INO, view_name(ino), "open", EMFILE,
 				 &miss);
 		return;
 	}
@@ -159,8 +161,8 @@ static void cmafs_open(fuse_req_t req, fuse_ino_t ino,
 	struct node *n;
 	int err, backing_id = 0;
 
-	if (ino == STATS_INO) {
-		open_stats(req, fs, fi);
+	if (view_ino(ino)) {
+		open_view(req, fs, ino, fi);
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);

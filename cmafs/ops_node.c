@@ -12,24 +12,13 @@
 
 #include "fs.h"
 #include "ops.h"
+#include "views.h"
 
 #define ENTRY_TIMEOUT 1.0
 
-static bool is_stats(fuse_ino_t parent, const char *name)
+static bool is_view(fuse_ino_t parent, const char *name)
 {
-	return parent == ROOT_INO && strcmp(name, STATS_NAME) == 0;
-}
-
-void stats_fill_stat(struct fs *fs, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = STATS_INO;
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
-	st->st_uid = fs->owner;
-	st->st_gid = fs->group;
-	st->st_blksize = (blksize_t)fs->page_size;
-	st->st_atim = st->st_mtim = st->st_ctim = fs->stats_time;
+	return view_lookup(parent, name) != 0;
 }
 
 void fill_entry(struct fs *fs, struct node *n, struct fuse_entry_param *e)
@@ -69,7 +58,7 @@ int check_new_name(struct fs *fs, struct node *dir, fuse_ino_t parent,
 		return -ENOENT;
 	if (strlen(name) > 255)
 		return -ENAMETOOLONG;
-	if (is_stats(parent, name) || ns_lookup(fs, dir, name))
+	if (is_view(parent, name) || ns_lookup(fs, dir, name))
 		return -EEXIST;
 	return 0;
 }
@@ -111,12 +100,12 @@ static void cmafs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node *dir;
 	struct dentry *d;
 
-	if (is_stats(parent, name)) {
+	if (is_view(parent, name)) {
 		memset(&e, 0, sizeof(e));
-		e.ino = STATS_INO;
+		e.ino = view_lookup(parent, name);
 		e.generation = 1;
 		pthread_mutex_lock(&fs->lock);
-		stats_fill_stat(fs, &e.attr);
+		view_fill_stat(fs, e.ino, &e.attr);
 		pthread_mutex_unlock(&fs->lock);
 		e.entry_timeout = ENTRY_TIMEOUT;
 		fuse_reply_entry(req, &e);
@@ -184,8 +173,8 @@ static void cmafs_getattr(fuse_req_t req, fuse_ino_t ino,
 
 	(void)fi;
 	pthread_mutex_lock(&fs->lock);
-	if (ino == STATS_INO) {
-		stats_fill_stat(fs, &st);
+	if (view_ino(ino)) {
+		view_fill_stat(fs, ino, &st);
 		timeout = 0;
 	} else {
 		struct node *n = ns_node(fs, ino);
@@ -222,7 +211,7 @@ static void cmafs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int err = 0;
 
 	(void)fi;
-	if (ino == STATS_INO) {
+	if (view_ino(ino)) {
 		reply_refusal(req, ino, NULL, "setattr", EPERM);
 		return;
 	}
@@ -400,7 +389,7 @@ static void cmafs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct node *n, *dir;
 	int err;
 
-	if (ino == STATS_INO) {
+	if (view_ino(ino)) {
 		reply_refusal(req, ino, NULL, "link", EPERM);
 		return;
 	}
@@ -433,7 +422,7 @@ static int remove_checks(struct fs *fs, fuse_ino_t parent, const char *name,
 	struct node *dir = ns_node(fs, parent);
 	struct dentry *d;
 
-	if (is_stats(parent, name))
+	if (is_view(parent, name))
 		return -EPERM;
 	if (!dir || !S_ISDIR(dir->mode))
 		return -ENOTDIR;
@@ -482,7 +471,7 @@ static int do_rename(struct fs *fs, fuse_ino_t parent, const char *name,
 	struct node *dir = ns_node(fs, parent), *ndir = ns_node(fs, newparent);
 	struct dentry *src, *dst;
 
-	if (is_stats(parent, name) || is_stats(newparent, newname))
+	if (is_view(parent, name) || is_view(newparent, newname))
 		return -EPERM;
 	if (flags & ~(unsigned int)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
@@ -611,10 +600,12 @@ static void cmafs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		pos = 1;
 	if (pos == 1 && add_entry(req, buf, size, &used, "..", ino, S_IFDIR, 2))
 		pos = 2;
-	if (pos == 2 && dir->ino == ROOT_INO &&
-	    add_entry(req, buf, size, &used, STATS_NAME, STATS_INO, S_IFREG, 3))
-		pos = 3;
-	listed = pos >= 3 || (pos == 2 && dir->ino != ROOT_INO);
+	/* the views of the root, ino 2 to 4 at offsets 2 to 4 */
+	while (dir->ino == ROOT_INO && pos >= 2 && pos < FIRST_NODE_INO &&
+	       add_entry(req, buf, size, &used, view_name(pos), pos, S_IFREG,
+			 pos + 1))
+		pos++;
+	listed = dir->ino == ROOT_INO ? pos >= FIRST_NODE_INO : pos >= 2;
 	if (!listed)
 		d = NULL;	/* the reply is full already */
 	else if (h->cursor && h->next_off == pos &&

@@ -19,6 +19,7 @@
 #include "parse.h"
 #include "deferred.h"
 #include "passthrough.h"
+#include "views.h"
 
 #define CMA_PREFIX "user.cma."
 #define CMA_PREFIX_LEN (sizeof(CMA_PREFIX) - 1)
@@ -172,7 +173,7 @@ static void cmafs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int err;
 
 	snprintf(op, sizeof(op), "setxattr %s", name);
-	if (ino == STATS_INO) {
+	if (view_ino(ino)) {
 		reply_refusal(req, ino, NULL, "setxattr", EPERM);
 		return;
 	}
@@ -226,7 +227,7 @@ static void cmafs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	char *copy;
 	int len;
 
-	if (ino == STATS_INO) {
+	if (view_ino(ino)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
@@ -282,7 +283,7 @@ static void cmafs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
-	n = ino == STATS_INO ? NULL : ns_node(fs, ino);
+	n = view_ino(ino) ? NULL : ns_node(fs, ino);
 	if (n && S_ISREG(n->mode)) {
 		for (size_t i = 0; i < sizeof(cma_names) / sizeof(*cma_names);
 		     i++) {
@@ -299,7 +300,7 @@ static void cmafs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (!n && ino != STATS_INO)
+	if (!n && !view_ino(ino))
 		fuse_reply_err(req, ENOENT);
 	else
 		reply_value(req, list, (int)len, size);
@@ -313,7 +314,7 @@ static void cmafs_removexattr(fuse_req_t req, fuse_ino_t ino,
 	struct node *n;
 	int err = 0;
 
-	if (ino == STATS_INO || !strncmp(name, CMA_PREFIX, CMA_PREFIX_LEN)) {
+	if (view_ino(ino) || !strncmp(name, CMA_PREFIX, CMA_PREFIX_LEN)) {
 		reply_refusal(req, ino, NULL, "removexattr", EPERM);
 		return;
 	}

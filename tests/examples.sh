@@ -135,7 +135,7 @@ for mode in ${CMAFS_PASSTHROUGH_MODES:-off on}; do
 		[ "$buffers" = 0 ] && break
 		sleep 0.05
 	done
-	if [ "$buffers" = 0 ] && ! find "$mnt" -mindepth 1 ! -name .stats | grep -q .; then
+	if [ "$buffers" = 0 ] && ! find "$mnt" -mindepth 1 ! -name .stats ! -name .buffers ! -name .map | grep -q .; then
 		ok "$tag: no buffers or files left in the pool"
 	else
 		notok "$tag: no buffers or files left in the pool"

@@ -182,7 +182,7 @@ cmafs_teardown() {
 # Remove every entry of the mount's root (not .stats); never fails.
 cmafs_clean_root() {
 	[[ -n ${MNT:-} ]] && _cmafs_mounted "$MNT" || return 0
-	find "$MNT" -mindepth 1 -maxdepth 1 ! -name .stats -exec rm -rf {} + 2>/dev/null
+	find "$MNT" -mindepth 1 -maxdepth 1 ! -name .stats ! -name .buffers ! -name .map -exec rm -rf {} + 2>/dev/null
 	return 0
 }
 
