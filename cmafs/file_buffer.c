@@ -64,20 +64,28 @@ static uint64_t capacity(const struct node *n)
 	return n->file.has_buf ? n->file.buf.size : 0;
 }
 
-static void log_failure(struct fs *fs, uint64_t bytes, int err)
+/*
+ * The kernel's own line for a failed CMA allocation, so that what users
+ * grep for works on both; then which file and whose, for the admin.
+ */
+static void log_failure(struct fs *fs, const struct node *n, uint64_t bytes,
+			int err)
 {
 	struct pool_stats st;
 	uint64_t ps = fs->page_size;
+	char path[512];
 
 	fs->be->ops->stats(fs->be, &st);
+	ns_path(fs, n, NULL, path, sizeof(path));
 	if (err == -EMFILE || err == -ENFILE) {
 		log_err("alloc failed: out of file descriptors (each buffer holds one; %" PRIu64 " held, limit %" PRIu64 ", the last 1/16 for root's files): raise RLIMIT_NOFILE (ulimit -n)",
 			fs->buffer_fds, fs->max_buffer_fds);
 		return;
 	}
 	log_err("alloc failed, req-size: %" PRIu64 " pages, free: %" PRIu64
-		" pages, largest free: %" PRIu64 " pages",
-		bytes / ps, st.free_bytes / ps, st.largest_free_bytes / ps);
+		" pages, largest free: %" PRIu64 " pages (%s, uid %u)",
+		bytes / ps, st.free_bytes / ps, st.largest_free_bytes / ps,
+		path, (unsigned int)n->uid);
 }
 
 static void count_alloc(struct fs *fs, struct node *n)
@@ -188,7 +196,7 @@ static int set_capacity(struct fs *fs, struct node *n, uint64_t cap,
 			  (int64_t)(f->buf.size - old));
 	if (err && !quiet) {
 		fs->ct.alloc_failures++;
-		log_failure(fs, cap, err);
+		log_failure(fs, n, cap, err);
 	}
 	/* Out of memory or descriptors is, to the user, an exhausted pool. */
 	if (err == -ENOMEM || err == -EMFILE || err == -ENFILE)

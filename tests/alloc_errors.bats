@@ -43,7 +43,7 @@ assert_failure_logged() {
 	now=$(log_lines)
 	assert_equal "$now" "$((before + 1))"
 	line=$(grep 'cmafs: alloc failed' "$LOG" | tail -n 1)
-	[[ $line =~ cmafs:\ alloc\ failed,\ req-size:\ ([0-9]+)\ pages,\ free:\ ([0-9]+)\ pages,\ largest\ free:\ ([0-9]+)\ pages$ ]] ||
+	[[ $line =~ cmafs:\ alloc\ failed,\ req-size:\ ([0-9]+)\ pages,\ free:\ ([0-9]+)\ pages,\ largest\ free:\ ([0-9]+)\ pages\ \((/[^,]*|\(inode\ [0-9]+\)),\ uid\ [0-9]+\)$ ]] ||
 		fail "log line not in the kernel's format: '$line'"
 	p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} l=${BASH_REMATCH[3]}
 	if [[ -n $req ]]; then

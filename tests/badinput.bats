@@ -387,12 +387,13 @@ sys.exit(1 if bad else 0)
 	local md5 failures
 	md5=$(md5_of "$MNT/f" 0 5000)
 	failures=$(stat_key alloc_failures)
-	# Writable opens are served by the daemon (mmap stays direct), so the
-	# growth is asked for and refused before any byte moves.
+	# sim: writable opens are served by the daemon (mmap stays direct), so
+	# the growth is asked for and refused before any byte moves.  kmod
+	# without quota: the helper refuses it itself (cmafs(8), BUGS).
 	run -1 op pwrite "$MNT/f" $((2 ** 40)) x
 	assert_output EFBIG
 	assert_equal "$(stat -c %s "$MNT/f")" 5000
-	assert_equal "$(stat_key alloc_failures)" $((failures + 1))
+	[[ $CMAFS_BACKEND != sim ]] || assert_equal "$(stat_key alloc_failures)" $((failures + 1))
 	# A read-only open (passed through) and a read-write one (served by
 	# the daemon) see exactly the 5000 bytes.
 	assert_equal "$(md5_of "$MNT/f")" "$md5"

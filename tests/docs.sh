@@ -126,8 +126,8 @@ if [ -x "$CMAFS_BIN" ]; then
 		truncate -s 2M "$mnt/big" 2>/dev/null
 		line=$(grep -m1 'alloc failed' "$tmp/log")
 		# The documented form, with the numbers as placeholders.
-		if [[ $line =~ ^cmafs:\ alloc\ failed,\ req-size:\ [0-9]+\ pages,\ free:\ [0-9]+\ pages,\ largest\ free:\ [0-9]+\ pages$ ]] &&
-			grep -qF 'cmafs: alloc failed, req-size: P pages, free: F pages, largest free: L pages' <<<"$text8"; then
+		if [[ $line =~ ^cmafs:\ alloc\ failed,\ req-size:\ [0-9]+\ pages,\ free:\ [0-9]+\ pages,\ largest\ free:\ [0-9]+\ pages\ \(/big,\ uid\ [0-9]+\)$ ]] &&
+			grep -qF 'cmafs: alloc failed, req-size: P pages, free: F pages, largest free: L pages (path, uid U)' <<<"$text8"; then
 			ok "the alloc failure line is the one cmafs(8) documents"
 		else
 			notok "the alloc failure line is the one cmafs(8) documents"

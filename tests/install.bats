@@ -276,6 +276,44 @@ require_root_install() {
 	! mountpoint -q /cma || fail "/cma still mounted after SIGTERM"
 }
 
+@test "root: after a crash (SIGKILL) the unit's own steps clear the dead mount and mount /cma again; it restarts on failure" {
+	require_root_install
+	local unit=/usr/local/lib/systemd/system/cmafs.service line cmd pids pre
+	[[ -f $unit ]] || fail "not installed"
+	grep -qx 'Restart=on-failure' "$unit" || fail "the unit does not restart on failure"
+	line=$(sed -n 's/^ExecStart=//p' "$unit")
+	cmd=${line//\$CMAFS_OPTIONS/-o backend=sim,pool=16M}
+	# start as systemd would: every ExecStartPre ('-': failure ignored)
+	start_unit() {
+		while IFS= read -r pre; do
+			if [[ $pre == -* ]]; then sh -c "${pre#-}" || true; else sh -ec "$pre"; fi
+		done < <(sed -n 's/^ExecStartPre=//p' "$unit")
+		# shellcheck disable=SC2086
+		$cmd
+	}
+	run -0 start_unit
+	mountpoint -q /cma || fail "/cma not mounted"
+	pids=$(daemon_pids /usr/local/bin/cmafs)
+	# shellcheck disable=SC2086
+	kill -KILL $pids
+	# shellcheck disable=SC2086
+	wait_gone $pids || fail "daemon survived SIGKILL"
+	run -1 stat /cma/.stats
+	assert_output --partial "Transport endpoint is not connected"
+	# without the unit's cleanup the mount is refused with the command
+	# shellcheck disable=SC2086
+	run -1 $cmd
+	assert_output --partial "fusermount3 -uz /cma"
+	run -0 start_unit
+	run -0 cat /cma/.stats
+	assert_line 'pool_bytes: 16777216'
+	pids=$(daemon_pids /usr/local/bin/cmafs)
+	# shellcheck disable=SC2086
+	kill -TERM $pids
+	# shellcheck disable=SC2086
+	wait_gone $pids || fail "daemon ignored SIGTERM"
+}
+
 @test "root: pkg-config and man find the installed files" {
 	require_root_install
 	run -0 pkg-config --cflags cmafs

@@ -299,7 +299,7 @@ in_cma_area() {
 	assert_failure
 	assert_output --partial "File too large"
 	assert_equal "$(stat -c %s "$MNT/big")" 0
-	run -0 grep -E "^cmafs: alloc failed, req-size: $pages pages, free: [0-9]+ pages, largest free: [0-9]+ pages$" "$LOG"
+	run -0 grep -E "^cmafs: alloc failed, req-size: $pages pages, free: [0-9]+ pages, largest free: [0-9]+ pages \\(/[^,]*, uid [0-9]+\\)$" "$LOG"
 	assert_equal "$(stat_key alloc_failures)" 1
 }
 
@@ -317,7 +317,7 @@ in_cma_area() {
 	assert_failure
 	assert_output --partial "No space left on device"
 	assert_equal "$(cat "$MNT/small")" keep
-	run -0 grep -E "^cmafs: alloc failed, req-size: $pages pages, free: [0-9]+ pages, largest free: [0-9]+ pages$" "$LOG"
+	run -0 grep -E "^cmafs: alloc failed, req-size: $pages pages, free: [0-9]+ pages, largest free: [0-9]+ pages \\(/[^,]*, uid [0-9]+\\)$" "$LOG"
 	assert_equal "$(stat_key alloc_failures)" 1
 	# And the whole area while 8 MiB of it are in use: ENOSPC too, not EFBIG.
 	run truncate -s "$total" "$MNT/small"
