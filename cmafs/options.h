@@ -29,7 +29,8 @@ struct cmafs_options {
 
 /*
  * Splits our -o options off @argc/@argv into @o and leaves FUSE's own in
- * @args.  Accepts mount(8)'s "cmafs SOURCE MOUNTPOINT -o ..." form too.
+ * @args.  The caller frees @args, o->mountpoint and o->log_file, on either
+ * path.  Accepts mount(8)'s "cmafs SOURCE MOUNTPOINT -o ..." form too.
  * Returns 0, or -1 after one log line naming the bad option.
  */
 int options_parse(int argc, char *argv[], struct cmafs_options *o,

@@ -9,7 +9,8 @@
  * cmafs -o pool=12Q,backend=sim /cma.
  *
  * Checks, beyond sanitizer reports (leaks included: every run frees what
- * options_parse() leaves to its caller, the args and o.mountpoint, on
+ * options_parse() leaves to its caller, the args, o.mountpoint and
+ * o.log_file, on
  * either path):
  *   - on success the options are in range (enums, cache mode, alignment a
  *     power of two >= the page size or 0) and there is a mount point unless
@@ -83,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* what the caller owns, on either path */
 	fuse_opt_free_args(&args);
 	free(o.mountpoint);
+	free(o.log_file);
 	free(buf);
 	return 0;
 }
