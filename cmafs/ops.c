@@ -17,6 +17,13 @@ static void cmafs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/*
+	 * The kernel clears setuid/setgid itself on truncate, chown,
+	 * fallocate and page-cache writes when we do not claim the job (it
+	 * knows the caller's CAP_FSETID; we do not).  What it leaves us:
+	 * writes through FOPEN_DIRECT_IO (clear_privs() in ops_file.c).
+	 */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	pt_init(conn);
 }
 

@@ -82,11 +82,14 @@ static int open_node(fuse_req_t req, struct fs *fs, struct node *n,
 		return -EISDIR;
 	if (!S_ISREG(n->mode))
 		return -EINVAL;	/* the kernel opens special files itself */
+	/* As any open(O_TRUNC) of an existing file: new times, even if empty. */
 	if (fi->flags & O_TRUNC) {
 		int err = fb_truncate(fs, n, 0);
 
 		if (err)
 			return err;
+		ns_touch(&n->mtime);
+		n->ctime = n->mtime;
 	}
 	h = handle_new(fs, HANDLE_FILE);
 	if (!h)
@@ -318,12 +321,48 @@ static void cmafs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/*
+ * A write by a user without CAP_FSETID drops setuid, and setgid where it
+ * means "run as the group" (group-exec) or the writer is not in the group,
+ * as the kernel does for file systems that do not take the job; it leaves
+ * us the writes it sends with FOPEN_DIRECT_IO.  Root stands for CAP_FSETID
+ * (the request carries no capabilities).  Under fs.lock; true when the
+ * mode changed, so the caller drops the kernel's cached attributes.
+ */
+static bool clear_privs(fuse_req_t req, struct node *n)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	mode_t kill = 0;
+
+	if (!(n->mode & (S_ISUID | S_ISGID)) || ctx->uid == 0)
+		return false;
+	kill |= n->mode & S_ISUID;
+	if (n->mode & S_ISGID) {
+		bool member = ctx->gid == n->gid;
+		gid_t groups[64];
+		int count;
+
+		if (!member && !(n->mode & S_IXGRP)) {
+			count = fuse_req_getgroups(req, 64, groups);
+			for (int i = 0; i < count && i < 64; i++)
+				member |= groups[i] == n->gid;
+		}
+		if ((n->mode & S_IXGRP) || !member)
+			kill |= S_ISGID;
+	}
+	if (!kill)
+		return false;
+	n->mode &= ~kill;
+	return true;
+}
+
 static void cmafs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
 	struct handle *h = handle_get(fi, HANDLE_FILE);
 	uint64_t pos = (uint64_t)off, end = pos + size;
+	bool killed = false;
 	struct node *n;
 	ssize_t done = 0;
 	int err;
@@ -353,12 +392,16 @@ static void cmafs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			n->file.size = pos + (uint64_t)done;
 		ns_touch(&n->mtime);
 		n->ctime = n->mtime;
+		killed = clear_privs(req, n);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (err)
 		fuse_reply_err(req, -err);
 	else
 		fuse_reply_write(req, (size_t)done);
+	/* the mode changed behind the kernel's attribute cache */
+	if (killed)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 static void cmafs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
