@@ -83,12 +83,9 @@ assert_daemon_answers() {
 	# and the page allocator serves what CMA cannot, up to 4 MiB.)
 	require_backend sim
 	CMAFS_POOL=8M cmafs_mount
-	local lazy=()
-	# sim with passthrough: growth by write() cannot be refused and is
-	# accounted after the fact (cmafs(8) BUGS), so on a full pool
-	# user.cma.size may be below st_size; st_size and contents must hold.
-	[[ $CMAFS_BACKEND == sim && $(stat_key mmap) == direct ]] && lazy=(-D)
-	run_load -P 4 -T 8 -m 1M "${lazy[@]}"
+	# (Writes are refused before they grow a buffer in every mode, so
+	# user.cma.size never falls below st_size: no -D.)
+	run_load -P 4 -T 8 -m 1M
 	((LOAD_RC != 137)) || fail "loadgen killed by the outer watchdog"
 	((LOAD_RC != 3)) || fail "a client stalled for more than ${STALL_SECS}s: $(grep -v '^# loadgen' "$LOAD_OUT")"
 	((LOAD_RC == 0)) || fail "loadgen failed (status $LOAD_RC): $(grep -v '^# loadgen' "$LOAD_OUT" | head -20)"
