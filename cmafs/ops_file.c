@@ -340,10 +340,10 @@ static bool clear_privs(fuse_req_t req, struct node *n)
 	if (n->mode & S_ISGID) {
 		bool member = ctx->gid == n->gid;
 		gid_t groups[64];
-		int count;
 
 		if (!member && !(n->mode & S_IXGRP)) {
-			count = fuse_req_getgroups(req, 64, groups);
+			int count = fuse_req_getgroups(req, 64, groups);
+
 			for (int i = 0; i < count && i < 64; i++)
 				member |= groups[i] == n->gid;
 		}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Static checks of the daemon, as TAP: cppcheck and clang-tidy, no warnings.
+# Static checks, as TAP: cppcheck and clang-tidy on the daemon, no warnings;
+# the UAPI layout for 32- and 64-bit targets.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 flags=(-std=c11 -D_GNU_SOURCE -DFUSE_USE_VERSION=35 -DCMAFS_VERSION=\"lint\"
@@ -24,5 +25,12 @@ out=$(clang-tidy -quiet cmafs/*.c -- "${flags[@]}" 2>&1 |
 	grep -E 'warning|error' | grep -vE '^[0-9]+ warnings? (and [0-9]+ errors? )?generated')
 [[ -z $out ]]
 report $? "clang-tidy: no warnings in cmafs/" "$out"
+# The UAPI's layout for 32-bit callers: tests/unit/test_uapi_layout.c's
+# static checks, compiled for targets whose alignment rules differ.
+for t in i386-linux-gnu arm-linux-gnueabihf aarch64-linux-gnu; do
+	out=$(clang --target="$t" -std=c11 -DLAYOUT_ONLY -fsyntax-only -Iinclude \
+		-I/usr/include -I/usr/include/x86_64-linux-gnu tests/unit/test_uapi_layout.c 2>&1)
+	report $? "UAPI structures and ioctl numbers: the same layout for $t" "$out"
+done
 echo "1..$n"
 exit $rc
