@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
@@ -96,8 +97,22 @@ void log_after_daemonize(bool daemonized)
 		out_fd = saved_stderr;
 		saved_stderr = -1;
 	}
-	if (wanted == LOG_TO_SYSLOG || (wanted == LOG_TO_AUTO && daemonized))
-		log_err("syslog is not reachable (nothing listens on /dev/log): logging to standard error");
+	if (wanted == LOG_TO_SYSLOG || (wanted == LOG_TO_AUTO && daemonized)) {
+		struct stat st;
+
+		/*
+		 * A pipe is someone waiting for our output to end, such as
+		 * $(mount /cma 2>&1): a daemon that keeps it open hangs them.
+		 * A terminal, a file or journald's socket is kept.
+		 */
+		if (daemonized && !fstat(out_fd, &st) && S_ISFIFO(st.st_mode)) {
+			log_err("syslog is not reachable (nothing listens on /dev/log) and standard error is a pipe: no more lines; use -o log=FILE");
+			close(out_fd);
+			out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		} else {
+			log_err("syslog is not reachable (nothing listens on /dev/log): logging to standard error");
+		}
+	}
 out:
 	if (saved_stderr >= 0)
 		close(saved_stderr);

@@ -162,6 +162,20 @@ wait_fg() {
 	grep -q "fallocate (mode != 0) /x: Operation not supported" "$W/err" || fail "$(cat "$W/err")"
 }
 
+@test "logging: a daemonised mount inside \$(...) returns: the daemon does not keep its caller's pipe" {
+	mkdir "$W/m"
+	local out rc=0
+	# with a syslog daemon the pipe is closed anyway; without one, stderr
+	# would be kept, and a pipe is not
+	out=$(timeout 20 "$CMAFS_BIN" -o backend=sim,pool=16M "$W/m" 2>&1) || rc=$?
+	assert_equal "$rc" 0
+	_cmafs_mounted "$W/m" || fail "not mounted: $out"
+	if ! python3 -c 'import socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.connect("/dev/log")' 2>/dev/null; then
+		[[ $out == *"standard error is a pipe: no more lines; use -o log=FILE"* ]] || fail "$out"
+	fi
+	fusermount3 -u "$W/m"
+}
+
 @test "logging: 2000 refusals in a loop log a burst of 10, then one 'N lines suppressed' line when the site speaks again" {
 	mkdir "$W/m"
 	start_fg "$W/m" "$W/log" || fail "$(cat "$W/log")"
