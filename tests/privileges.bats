@@ -73,6 +73,13 @@ steps() {
 	want=$(steps "$TMPFS")
 	got=$(steps "$MNT")
 	echo "# tmpfs: $(tr '\n' ' ' <<<"$want")" >&3
+	# kmod under passthrough without a quota passes writes to the kernel,
+	# whose FUSE keeps a setgid bit without group-exec for a writer outside
+	# the group (the rule of Linux < 6.2; tmpfs follows the newer one):
+	# cmafs(8), BUGS.
+	if [[ $CMAFS_BACKEND == kmod && $(stat_key mmap) == direct ]]; then
+		want=$(sed 's/^user-append-setgid-no-gx 766$/user-append-setgid-no-gx 2766/' <<<"$want")
+	fi
 	assert_equal "$got" "$want"
 	# the negative control: tmpfs did clear something
 	[[ $want == *"user-append 777"* ]] || fail "tmpfs kept the bits: $want"
