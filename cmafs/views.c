@@ -203,6 +203,21 @@ static void render_map(struct fs *fs, FILE *out, uid_t reader)
 	free(v);
 }
 
+/*
+ * Under passthrough the helper (kmod) grows and moves buffers on writes the
+ * daemon never sees: learn where they are now, as getxattr does.  A buffer
+ * moved by a write that runs while we render can still show where it was.
+ */
+static void refresh_all(struct fs *fs)
+{
+	for (fuse_ino_t i = 0; i < fs->next_ino; i++) {
+		struct node *n = fs->nodes[i];
+
+		if (n && S_ISREG(n->mode) && n->file.has_file)
+			fb_refresh(fs, n);
+	}
+}
+
 char *view_render(struct fs *fs, fuse_ino_t ino, uid_t reader, size_t *len)
 {
 	char *text = NULL;
@@ -211,6 +226,7 @@ char *view_render(struct fs *fs, fuse_ino_t ino, uid_t reader, size_t *len)
 
 	if (ino == STATS_INO)
 		return stats_render(fs, len);
+	refresh_all(fs);
 	out = open_memstream(&text, &size);
 	if (!out)
 		return NULL;

@@ -130,7 +130,8 @@ bytes: $(stat_key used_bytes "$s")"
 	mkdir -p "$MNT/load"
 	"$LOADGEN" -t 6 -w 60 -R "$MNT" -P 4 -T 8 -m 256K "$MNT/load" >"$BATS_TEST_TMPDIR/load.out" 2>&1 &
 	local lpid=$!
-	run -0 timeout 120 "$CHECK" "$MNT" 6
+	run timeout 120 "$CHECK" "$MNT" 6
+	((status == 0)) || fail "$output"
 	echo "# $output" >&3
 	wait "$lpid" || fail "loadgen failed: $(tail -5 "$BATS_TEST_TMPDIR/load.out")"
 	run -0 "$CHECK" "$MNT"
