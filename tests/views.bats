@@ -102,7 +102,8 @@ bytes: $(stat_key used_bytes "$s")"
 	assert_line --regexp "^$mine-0x[0-9a-f]+ used 1 /user-file$"
 	assert_line --regexp "^- used 2 /root-file$"
 	assert_line --regexp "^- used 1 -$"
-	refute_output --regexp ' (free|other) .*0x|^0x[0-9a-f]+-0x[0-9a-f]+ (free|other)'
+	assert_line --regexp "^- (free|other) [0-9]+$"
+	refute_line --regexp '^0x[0-9a-f]+-0x[0-9a-f]+ (free|other) '
 	# root sees everything
 	run -0 cat "$MNT/.buffers"
 	assert_line --regexp "^/private/secret-name uid=0 size=4096 .* phys=0x[0-9a-f]+ dma=0x[0-9a-f]+$"
