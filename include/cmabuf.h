@@ -196,7 +196,33 @@ struct cmabuf_info {
 	__u64 align;		/* alignment asked for at the last alloc/resize */
 	__u32 cache;		/* CMABUF_CACHE_* */
 	__u32 flags;		/* CMABUF_INFO_* */
-	__u64 reserved[4];	/* zero */
+	__u32 files;		/* open files of the buffer (descriptors
+				 * from ALLOC, DUP and reopens; a file
+				 * shared by dup(2) or fork counts once) */
+	__u32 maps;		/* mappings (VMAs) of it */
+	__u64 reserved[3];	/* zero */
+};
+
+/*
+ * CMABUF_IOC_DUP: a new file of the same buffer, to hand to another process
+ * (cmafs's descriptor hand-off).  It shares the memory, size and mappings'
+ * fate with the original, but cannot change them: RESIZE fails with EPERM,
+ * ftruncate with EPERM, and writes stop at the file's size (ENOSPC at or
+ * past it).  CMABUF_DUP_RDONLY: a read-only file (no write, no writable
+ * mapping, no SYNC_CPU).  CMABUF_DUP_NOADDR: INFO on it reports no
+ * addresses (0), whoever calls.  The flags of a DUP of a DUP can only add
+ * restrictions.
+ */
+#define CMABUF_DUP_RDONLY	(1u << 0)
+#define CMABUF_DUP_CLOEXEC	(1u << 1)
+#define CMABUF_DUP_NOADDR	(1u << 2)
+#define CMABUF_DUP_FLAGS	(CMABUF_DUP_RDONLY | CMABUF_DUP_CLOEXEC | \
+				 CMABUF_DUP_NOADDR)
+
+struct cmabuf_dup {
+	__u32 flags;		/* in: CMABUF_DUP_* */
+	__s32 fd;		/* out: the new descriptor */
+	__u64 reserved[3];	/* in: zero */
 };
 
 /* CMABUF_IOC_SYNC */
@@ -232,5 +258,6 @@ struct cmabuf_resize {
 #define CMABUF_IOC_INFO		_IOR(CMABUF_IOC_MAGIC, 0x10, struct cmabuf_info)
 #define CMABUF_IOC_SYNC		_IOW(CMABUF_IOC_MAGIC, 0x11, struct cmabuf_sync)
 #define CMABUF_IOC_RESIZE	_IOWR(CMABUF_IOC_MAGIC, 0x12, struct cmabuf_resize)
+#define CMABUF_IOC_DUP		_IOWR(CMABUF_IOC_MAGIC, 0x13, struct cmabuf_dup)
 
 #endif /* CMABUF_UAPI_H */
