@@ -19,7 +19,7 @@ UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:.c=)
 
 .PHONY: all help deps deps-build deps-test check test unit bats vm-check demo bench bench-hostage clean
-all: cmafs/cmafs ## build the daemon, cmafs/cmafs
+all: cmafs/cmafs lib ## build the daemon, cmafs/cmafs, and libcmafs (lib/)
 
 cmafs/cmafs: $(DAEMON_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -28,11 +28,33 @@ cmafs/%.o: cmafs/%.c $(wildcard cmafs/*.h) include/cmafs.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # Unit tests link the archive, so each pulls in only the code it tests.
-cmafs/libcmafs.a: $(LIB_OBJS)
+cmafs/libdaemon.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-tests/unit/test_%: tests/unit/test_%.c cmafs/libcmafs.a tests/unit/tap.h
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< cmafs/libcmafs.a $(LDLIBS)
+tests/unit/test_%: tests/unit/test_%.c cmafs/libdaemon.a tests/unit/tap.h
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< cmafs/libdaemon.a $(LDLIBS)
+
+# libcmafs, the client library (lib/, include/libcmafs.h): position-
+# independent objects for both the shared and the static library, and only
+# the calls of lib/libcmafs.map exported, so that the internals can change
+# without a new SONAME.
+LIBCMAFS_OBJS := $(patsubst %.c,%.pic.o,$(sort $(wildcard lib/*.c)))
+.PHONY: lib
+lib: lib/libcmafs.so lib/libcmafs.a ## build libcmafs: lib/libcmafs.so.0, .so and .a
+
+lib/%.pic.o: lib/%.c lib/internal.h include/libcmafs.h include/cmafs.h include/cmabuf.h
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+lib/libcmafs.so.0: $(LIBCMAFS_OBJS) lib/libcmafs.map
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libcmafs.so.0 \
+		-Wl,--version-script=lib/libcmafs.map -o $@ $(LIBCMAFS_OBJS)
+
+lib/libcmafs.so: lib/libcmafs.so.0
+	ln -sf libcmafs.so.0 $@
+
+lib/libcmafs.a: $(LIBCMAFS_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
 
 # Every target with its line: the "## " comments of the rules below and of
 # mk/*.mk.
@@ -85,4 +107,5 @@ bench-hostage: all ## one user's latency while another attacks (bench/hostage)
 
 clean: ## remove what the build made
 	rm -f cmafs/*.o cmafs/*.a cmafs/cmafs $(UNIT_BINS)
+	rm -f lib/*.o lib/libcmafs.so lib/libcmafs.so.0 lib/libcmafs.a
 	-$(MAKE) -C kmod clean

@@ -17,6 +17,7 @@
 PREFIX         ?= /usr/local
 DESTDIR        ?=
 BINDIR         ?= $(PREFIX)/bin
+LIBDIR         ?= $(PREFIX)/lib
 MANDIR         ?= $(PREFIX)/share/man
 INCLUDEDIR     ?= $(PREFIX)/include
 PKGCONFIGDIR   ?= $(PREFIX)/share/pkgconfig
@@ -27,13 +28,13 @@ UDEVRULESDIR   ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/udev/rules.d,/etc/udev/
 MODSRCDIR      ?= /usr/src/cmabuf-$(VERSION)
 
 INSTALL_ENV = DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' VERSION='$(VERSION)' \
-	BINDIR='$(BINDIR)' MANDIR='$(MANDIR)' INCLUDEDIR='$(INCLUDEDIR)' \
+	BINDIR='$(BINDIR)' LIBDIR='$(LIBDIR)' MANDIR='$(MANDIR)' INCLUDEDIR='$(INCLUDEDIR)' \
 	PKGCONFIGDIR='$(PKGCONFIGDIR)' SYSTEMDUNITDIR='$(SYSTEMDUNITDIR)' \
 	SYSUSERSDIR='$(SYSUSERSDIR)' DOCDIR='$(DOCDIR)' \
 	UDEVRULESDIR='$(UDEVRULESDIR)' MODSRCDIR='$(MODSRCDIR)'
 
 .PHONY: install uninstall install-list
-install: cmafs/cmafs ## install under DESTDIR/PREFIX (PREFIX=/usr/local by default)
+install: cmafs/cmafs lib ## install under DESTDIR/PREFIX (PREFIX=/usr/local by default)
 	@echo "installing into $(DESTDIR)$(PREFIX) (module sources: $(DESTDIR)$(MODSRCDIR))"
 	@$(INSTALL_ENV) sh packaging/install.sh install
 

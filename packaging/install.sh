@@ -13,7 +13,7 @@
 set -eu
 
 : "${DESTDIR=}" "${PREFIX:=/usr/local}" "${VERSION:?VERSION not set}"
-: "${BINDIR:=$PREFIX/bin}" "${MANDIR:=$PREFIX/share/man}"
+: "${BINDIR:=$PREFIX/bin}" "${MANDIR:=$PREFIX/share/man}" "${LIBDIR:=$PREFIX/lib}"
 : "${INCLUDEDIR:=$PREFIX/include}" "${PKGCONFIGDIR:=$PREFIX/share/pkgconfig}"
 : "${SYSTEMDUNITDIR:=$PREFIX/lib/systemd/system}"
 : "${UDEVRULESDIR:=/etc/udev/rules.d}" "${SYSUSERSDIR:=$PREFIX/lib/sysusers.d}"
@@ -23,9 +23,17 @@ set -eu
 manifest=$DOCDIR/installed-files
 cd "$SRCDIR"
 
-# The plan: "MODE SOURCE DEST" lines.  SOURCE "@name" is generated below.
+# The plan: "MODE SOURCE DEST" lines.  SOURCE "@name" is generated below;
+# MODE "link" makes DEST a symbolic link to SOURCE.
 plan() {
 	echo "755 cmafs/cmafs $BINDIR/cmafs"
+	# libcmafs: the development link, the SONAME's file, the archive.
+	echo "644 include/libcmafs.h $INCLUDEDIR/libcmafs.h"
+	echo "755 lib/libcmafs.so.0 $LIBDIR/libcmafs.so.0"
+	echo "link libcmafs.so.0 $LIBDIR/libcmafs.so"
+	echo "644 lib/libcmafs.a $LIBDIR/libcmafs.a"
+	echo "644 @libcmafs.pc $PKGCONFIGDIR/libcmafs.pc"
+	echo "644 man/libcmafs.3 $MANDIR/man3/libcmafs.3"
 	echo "644 man/cmafs.8 $MANDIR/man8/cmafs.8"
 	[ -f man/cmabuf.4 ] && echo "644 man/cmabuf.4 $MANDIR/man4/cmabuf.4"
 	echo "644 include/cmafs.h $INCLUDEDIR/cmafs.h"
@@ -55,6 +63,9 @@ generate() { # name -> stdout
 	cmafs.pc)
 		sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@INCLUDEDIR@|$INCLUDEDIR|g" \
 			-e "s|@VERSION@|$VERSION|g" packaging/cmafs.pc.in ;;
+	libcmafs.pc)
+		sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@INCLUDEDIR@|$INCLUDEDIR|g" \
+			-e "s|@LIBDIR@|$LIBDIR|g" -e "s|@VERSION@|$VERSION|g" lib/libcmafs.pc.in ;;
 	cmafs.service)
 		sed -e "s|@BINDIR@|$BINDIR|g" packaging/cmafs.service.in ;;
 	dkms.conf)
@@ -84,11 +95,15 @@ reload_system() {
 	if [ -S /run/udev/control ] && command -v udevadm >/dev/null; then
 		udevadm control --reload-rules || true
 	fi
+	# The loader finds a new libcmafs.so.0 in $LIBDIR only through its cache.
+	if command -v ldconfig >/dev/null; then
+		ldconfig || true
+	fi
 }
 
 do_install() {
 	plan | while read -r mode src dest; do
-		case $src in @*) ;; *) [ -f "$src" ] || {
+		case $mode:$src in link:* | *:@*) ;; *) [ -f "$src" ] || {
 			echo "install: $src is missing (run make first)" >&2; exit 1; } ;;
 		esac
 	done
@@ -98,8 +113,10 @@ do_install() {
 	[ -f "$DESTDIR$manifest" ] && grep '^d ' "$DESTDIR$manifest" >>"$newmanifest" || true
 	plan | while read -r mode src dest; do
 		mkdirs "$(dirname "$dest")"
-		case $src in
-		@*)
+		case $mode:$src in
+		link:*)
+			ln -sfn "$src" "$DESTDIR$dest" ;;
+		*:@*)
 			tmp=$(mktemp)
 			generate "${src#@}" >"$tmp"
 			install -m "$mode" "$tmp" "$DESTDIR$dest"
