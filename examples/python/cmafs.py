@@ -19,14 +19,25 @@ given), so other processes and C programs can find it there.  The memory goes
 back to the pool when the array is freed (``freebuffer()``/``close()``, the end
 of a ``with`` block, garbage collection, or the end of the process).
 
-Only numpy and the standard library are needed.
+The array is the buffer itself on every kernel: where the mount maps files
+directly (FUSE passthrough, ``user.cma.mmap`` = ``direct``) the file is
+mapped, elsewhere the buffer's own descriptor, which the daemon hands out
+over its socket (cmafs(8), THE BUFFER DESCRIPTOR; libcmafs(3) is the same in
+C).  So an uncached buffer needs no ``flush()``, as with PYNQ; ``coherent``,
+``cacheable`` and ``direct`` say what the mapping really is.
+
+Only numpy and the standard library (Python 3.9 or later) are needed.
 """
 
 import ctypes
 import ctypes.util
+import errno
+import fcntl
 import itertools
 import mmap
 import os
+import socket
+import struct
 import threading
 import weakref
 
@@ -60,6 +71,56 @@ def _mmap(addr, length, prot, flags, fd):
     return got
 
 
+# The descriptor hand-off (include/cmafs.h): one request and one reply per
+# connection, integers in the machine's byte order.
+_SOCKET_XATTR = "user.cma.socket"
+_HANDOFF_MAGIC = 0x53464d43
+_HANDOFF_VERSION = 1
+_HANDOFF_GET = 1
+_HANDOFF_CMABUF = 1 << 1
+_REQ = struct.Struct("=IHHII")             # struct cmafs_handoff_req
+_REPLY = struct.Struct("=IHHiIIIQ")        # struct cmafs_handoff_reply
+# CMABUF_IOC_SYNC = _IOW(0xCB, 0x11, struct cmabuf_sync): 24 bytes.
+_CMABUF_IOC_SYNC = (1 << 30) | (24 << 16) | (0xCB << 8) | 0x11
+_SYNC = struct.Struct("=QQII")             # struct cmabuf_sync
+_SYNC_DEVICE, _SYNC_CPU = 1, 2
+
+
+def _buffer_fd(fd):
+    """(descriptor, cmabuf?) of the buffer of the file open on fd, from the
+    daemon; None when it serves no socket (an older cmafs)."""
+    try:
+        path = os.getxattr(fd, _SOCKET_XATTR).rstrip(b"\0\n")
+    except OSError as e:
+        if e.errno in (errno.ENODATA, errno.EOPNOTSUPP):
+            return None
+        raise
+    if path.startswith(b"@"):
+        path = b"\0" + path[1:]            # an abstract socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+        sock.connect(path)
+        socket.send_fds(sock, [_REQ.pack(_HANDOFF_MAGIC, _HANDOFF_VERSION,
+                                         _HANDOFF_GET, 0, 0)], [fd])
+        msg, fds, flags, _ = socket.recv_fds(sock, _REPLY.size + 1, 4,
+                                             socket.MSG_CMSG_CLOEXEC)
+    try:
+        if len(msg) != _REPLY.size or flags & (socket.MSG_TRUNC |
+                                               socket.MSG_CTRUNC):
+            raise OSError(errno.EPROTO, "hand-off: bad reply")
+        magic, _, _, err, rflags, _, _, _ = _REPLY.unpack(msg)
+        if magic != _HANDOFF_MAGIC:
+            raise OSError(errno.EPROTO, "hand-off: bad reply")
+        if err:
+            raise OSError(err, "hand-off: " + os.strerror(err))
+        if len(fds) != 1:
+            raise OSError(errno.EPROTO, "hand-off: no descriptor")
+    except BaseException:
+        for f in fds:
+            os.close(f)
+        raise
+    return fds[0], bool(rflags & _HANDOFF_CMABUF)
+
+
 def _check(ret, what):
     if ret != 0:
         err = ctypes.get_errno()
@@ -90,9 +151,14 @@ def stats(path=None):
 class _Cma:
     """What one allocation owns.  Shared by the array and all its views;
     deliberately holds no reference to the mapping, so that the mapping's
-    finalizer can run when the last array over it is gone."""
+    finalizer can run when the last array over it is gone.
 
-    def __init__(self, fd, path, length, addr, phys, dma, cacheable):
+    bfd is the handed-out descriptor of a cmabuf.ko buffer, kept for its
+    sync ioctl and closed with fd: a memfd's (sim) is closed at once, since
+    it has no cache to sync and every descriptor holds the buffer."""
+
+    def __init__(self, fd, path, length, addr, phys, dma, cacheable,
+                 direct, maps_file, bfd):
         self.fd = fd
         self.path = path
         self.length = length
@@ -100,6 +166,9 @@ class _Cma:
         self.phys = phys
         self.dma = dma
         self.cacheable = cacheable
+        self.direct = direct        # the mapping is the buffer
+        self.maps_file = maps_file  # ... of the file, not of a descriptor
+        self.bfd = bfd
         self.freed = False
 
     def contains(self, ptr):
@@ -114,10 +183,12 @@ class _Cma:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
+        for fd in (self.fd, self.bfd):
+            try:
+                if fd >= 0:
+                    os.close(fd)
+            except OSError:
+                pass
 
 
 def _finalize(cma):
@@ -180,11 +251,21 @@ class CmaBuffer(np.ndarray):
 
     @property
     def cacheable(self):
+        """True when flush()/invalidate() are needed around DMA: a 'cached'
+        buffer, or a mapping that is a page-cache copy (not direct)."""
         return self._owner().cacheable
 
     @property
     def coherent(self):
+        """True when the device sees stores and the CPU sees the device's
+        writes without flush()/invalidate()."""
         return not self._owner().cacheable
+
+    @property
+    def direct(self):
+        """True when the mapping is the buffer itself; False only with a
+        daemon that hands out no descriptors and no passthrough."""
+        return self._owner().direct
 
     @property
     def path(self):
@@ -192,20 +273,33 @@ class CmaBuffer(np.ndarray):
         return self._owner().path
 
     # -- cache maintenance ---------------------------------------------------
-    def flush(self):
-        """Make CPU stores visible to the device: write the mapping back
-        (msync) and clean the caches (user.cma.sync=device).  Needed for
-        cacheable buffers, and for every buffer when the mount's mmap is
-        'cached' (no FUSE passthrough); harmless otherwise."""
+    def _sync(self, direction):
         cma = self._owner()
+        if cma.bfd >= 0:
+            # The helper's own ioctl on the buffer: no daemon round trip.
+            fcntl.ioctl(cma.bfd, _CMABUF_IOC_SYNC,
+                        _SYNC.pack(0, 0, direction, 0))
+            return True
+        # A memfd: the stores are in the buffer already.
+        return not cma.maps_file
+
+    def flush(self):
+        """Make CPU stores visible to the device.  Needed when cacheable is
+        True, harmless otherwise.  On a mapping of the file (passthrough, or
+        a page-cache copy): msync, then user.cma.sync=device."""
+        cma = self._owner()
+        if self._sync(_SYNC_DEVICE):
+            return
         _check(_libc.msync(ctypes.c_void_p(cma.addr), cma.length, _MS_SYNC),
                "msync")
         os.setxattr(cma.fd, "user.cma.sync", b"device")
 
     def invalidate(self):
-        """Make device writes visible to the CPU (user.cma.sync=cpu)."""
+        """Make device writes visible to the CPU (user.cma.sync=cpu on a
+        mapping of the file)."""
         cma = self._owner()
-        os.setxattr(cma.fd, "user.cma.sync", b"cpu")
+        if not self._sync(_SYNC_CPU):
+            os.setxattr(cma.fd, "user.cma.sync", b"cpu")
 
     sync_to_device = flush
     sync_from_device = invalidate
@@ -248,6 +342,29 @@ def _cache_name(cacheable):
     return "cached" if cacheable else "uncached"
 
 
+def _map_buffer(fd, nbytes):
+    """Map the buffer of the file open on fd: (address, direct, maps_file,
+    descriptor to sync through or -1)."""
+    rw = mmap.PROT_READ | mmap.PROT_WRITE
+    if os.getxattr(fd, "user.cma.mmap") == b"direct":
+        return _mmap(0, nbytes, rw, mmap.MAP_SHARED, fd), True, True, -1
+    got = _buffer_fd(fd)
+    if got is None:
+        # No hand-off from this daemon: the page-cache copy, and cacheable
+        # says flush() is needed.
+        return _mmap(0, nbytes, rw, mmap.MAP_SHARED, fd), False, True, -1
+    bfd, cmabuf = got
+    try:
+        addr = _mmap(0, nbytes, rw, mmap.MAP_SHARED, bfd)
+    except BaseException:
+        os.close(bfd)
+        raise
+    if not cmabuf:
+        os.close(bfd)
+        bfd = -1
+    return addr, True, False, bfd
+
+
 def allocate(shape, dtype="u4", cacheable=False, target=None, path=None,
              align=None, name=None):
     """Allocate a physically contiguous array from a cmafs mount.
@@ -288,14 +405,14 @@ def allocate(shape, dtype="u4", cacheable=False, target=None, path=None,
         os.ftruncate(fd, nbytes)
         phys = _xattr_int(fd, "user.cma.phys_addr", 16)
         dma = _xattr_int(fd, "user.cma.dma_addr", 16)
-        addr = _mmap(0, nbytes, mmap.PROT_READ | mmap.PROT_WRITE,
-                     mmap.MAP_SHARED, fd)
+        addr, direct, maps_file, bfd = _map_buffer(fd, nbytes)
     except BaseException:
         os.close(fd)
         os.unlink(fname)
         raise
     cma = _Cma(fd, fname, nbytes, addr, phys, dma,
-               _cache_name(cacheable) == "cached")
+               _cache_name(cacheable) == "cached" or not direct, direct,
+               maps_file, bfd)
     mem = (ctypes.c_char * nbytes).from_address(addr)
     # When the last array over the mapping is gone: unmap, unlink, close.
     weakref.finalize(mem, _finalize, cma)

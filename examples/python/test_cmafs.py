@@ -34,6 +34,24 @@ def file_bytes(path, n):
         os.close(fd)
 
 
+def buffer_fd(path, flags=os.O_RDONLY):
+    """A descriptor of the buffer itself, handed out by the daemon for a new
+    open of path: reads through it are the buffer, never a page-cache copy
+    of the mount."""
+    fd = os.open(path, flags)
+    try:
+        got = cmafs._buffer_fd(fd)
+    finally:
+        os.close(fd)
+    if got is None:
+        raise unittest.SkipTest("the daemon hands out no descriptors")
+    return got[0]
+
+
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
 class CmafsTest(unittest.TestCase):
     def setUp(self):
         if not os.path.exists(os.path.join(MOUNT, ".stats")):
@@ -109,7 +127,10 @@ class CmafsTest(unittest.TestCase):
             self.assertEqual(xattr(u.path, "user.cma.cache"), "uncached")
             self.assertEqual(xattr(w.path, "user.cma.cache"), "writecombine")
             self.assertTrue(c.cacheable and not c.coherent)
-            self.assertTrue(u.coherent and not u.cacheable)
+            # Uncached memory is coherent when the mapping is the buffer
+            # (everywhere a daemon hands out descriptors).
+            self.assertEqual(u.coherent, u.direct)
+            self.assertEqual(u.cacheable, not u.direct)
 
     def test_align(self):
         with cmafs.allocate(10, "u1", align=1 << 21) as buf:
@@ -212,6 +233,71 @@ class CmafsTest(unittest.TestCase):
             buf.flush()
             self.assertEqual(file_bytes(os.path.join(MOUNT, os.path.basename(
                 buf.path)), 16), bytes(range(16)))
+
+    def test_stores_are_in_the_buffer_without_flush(self):
+        with cmafs.allocate(3 * PAGE, "u1") as buf:
+            bfd = buffer_fd(buf.path)
+            try:
+                self.assertTrue(buf.direct, "the mapping is not the buffer")
+                self.assertTrue(buf.coherent and not buf.cacheable)
+                buf[PAGE + 5] = 0x42            # no flush()
+                self.assertEqual(os.pread(bfd, 1, PAGE + 5), b"\x42")
+            finally:
+                os.close(bfd)
+
+    def test_device_writes_are_seen_without_invalidate(self):
+        with cmafs.allocate(2 * PAGE, "u1") as buf:
+            # The buffer's own descriptor stands in for the device.
+            bfd = buffer_fd(buf.path, os.O_RDWR)
+            try:
+                os.pwrite(bfd, b"\xcd" * 16, PAGE)
+            finally:
+                os.close(bfd)
+            self.assertTrue(np.all(buf[PAGE:PAGE + 16] == 0xCD))
+            self.assertTrue(np.all(buf[:PAGE] == 0))
+
+    def test_a_read_only_buffer_descriptor_cannot_be_mapped_writable(self):
+        with cmafs.allocate(PAGE, "u1") as buf:
+            bfd = buffer_fd(buf.path, os.O_RDONLY)
+            try:
+                with self.assertRaises(OSError) as cm:
+                    cmafs._mmap(0, PAGE, mmap.PROT_READ | mmap.PROT_WRITE,
+                                mmap.MAP_SHARED, bfd)
+                self.assertEqual(cm.exception.errno, 13)    # EACCES
+            finally:
+                os.close(bfd)
+
+    def test_flush_and_invalidate_on_every_cache_mode(self):
+        for mode in (False, True, "writecombine"):
+            with cmafs.allocate(PAGE, "u1", cacheable=mode) as buf:
+                buf[:] = 7
+                buf.flush()
+                buf.invalidate()
+                self.assertTrue(np.all(buf == 7))
+                self.assertEqual(buf.cacheable, mode is True or not buf.direct)
+
+    def test_no_descriptor_left_after_freebuffer(self):
+        before = open_fds()
+        buf = cmafs.allocate(PAGE, "u1")
+        buf.freebuffer()
+        self.assertEqual(open_fds(), before)
+        self.wait_buffers(self.before["buffers"])
+
+    def test_without_a_hand_off_a_page_cache_mapping_says_so(self):
+        # An older daemon: no socket.  Without passthrough the mapping is
+        # then a copy, and the buffer must not claim to be coherent.
+        real = cmafs._buffer_fd
+        cmafs._buffer_fd = lambda fd: None
+        try:
+            with cmafs.allocate(PAGE, "u1") as buf:
+                direct = xattr(buf.path, "user.cma.mmap") == "direct"
+                self.assertEqual(buf.direct, direct)
+                self.assertEqual(buf.coherent, direct)
+                buf[:] = 9
+                buf.flush()
+                self.assertEqual(file_bytes(buf.path, PAGE), b"\x09" * PAGE)
+        finally:
+            cmafs._buffer_fd = real
 
 
 if __name__ == "__main__":
