@@ -102,6 +102,11 @@ bench: all ## cmafs against tmpfs (bench/run)
 bench-hostage: all ## one user's latency while another attacks (bench/hostage)
 	@bench/hostage
 
+# Issue 13's figures: libcmafs mappings and the hand-off's latency.
+.PHONY: bench-handoff
+bench-handoff: all ## hand-off mappings against tmpfs and the mount (bench/handoff)
+	@bench/handoff
+
 # install/uninstall, man page lint and examples live in their own fragments.
 -include mk/*.mk
 
