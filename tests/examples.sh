@@ -72,8 +72,9 @@ if [ ! -x "$CMAFS_BIN" ]; then
 	exit 1
 fi
 
-check "examples/c/cma_alloc.c builds with cc -Iinclude -Wall -Wextra -Werror" \
-	cc -std=c11 -Wall -Wextra -Werror -Iinclude -o "$tmp/cma_alloc" examples/c/cma_alloc.c
+# It maps with libcmafs: the static library make (make lib) built.
+check "examples/c/cma_alloc.c builds with cc -Iinclude -Wall -Wextra -Werror, linked with lib/libcmafs.a" \
+	cc -std=c11 -Wall -Wextra -Werror -Iinclude -o "$tmp/cma_alloc" examples/c/cma_alloc.c lib/libcmafs.a
 built_c=$?
 
 for mode in ${CMAFS_PASSTHROUGH_MODES:-off on}; do

@@ -2,10 +2,10 @@
 /*
  * cma_alloc - a physically contiguous DMA buffer from C, through cmafs.
  *
- * Build it from a checkout, in its top directory:
- *   cc -Wall -Iinclude -o cma_alloc examples/c/cma_alloc.c
- * or, installed (make install), with the installed header:
- *   cc -Wall $(pkg-config --cflags cmafs) -o cma_alloc cma_alloc.c
+ * Build it from a checkout, in its top directory, after make lib:
+ *   cc -Wall -Iinclude -o cma_alloc examples/c/cma_alloc.c lib/libcmafs.a
+ * or, installed (make install), with the installed header and library:
+ *   cc -Wall -o cma_alloc cma_alloc.c $(pkg-config --cflags --libs libcmafs)
  *
  *   ./cma_alloc [-k] [FILE [SIZE]]   default /cma/cma_alloc-PID, 1000000 bytes
  *
@@ -13,11 +13,14 @@
  * or T (or KiB, MiB, ...: powers of 1024), as the daemon's sizes: 100M is
  * 104857600.  Anything else is refused with exit status 2.
  *
- * Allocates with ftruncate (cache mode chosen first), maps the buffer, fills
- * it, syncs it for the device, reads the physical address with the ioctl of
- * <cmafs.h> and checks every step: the bytes read back, the address equal to
- * the user.cma.phys_addr attribute, the size rounded up to the page size, and
- * the CPU seeing what another writer (standing in for the device) stored.
+ * Allocates with ftruncate (cache mode chosen first), maps the buffer itself
+ * with libcmafs (<libcmafs.h>: the file under FUSE passthrough, else the
+ * buffer's own descriptor, so stores are in the buffer at once on every
+ * kernel), fills it, syncs it for the device, reads the physical address
+ * with the ioctl of <cmafs.h> and checks every step: the bytes read back, the
+ * address equal to the user.cma.phys_addr attribute, the size rounded up to
+ * the page size, and the CPU seeing what another writer (standing in for the
+ * device) stored.
  * Exits 0 when all is well, 1 (with a message) on the first mismatch.
  * The file is removed at the end unless -k is given.
  */
@@ -35,6 +38,7 @@
 #include <unistd.h>
 
 #include <cmafs.h>
+#include <libcmafs.h>
 
 static const char *path;
 static int keep;
@@ -111,8 +115,13 @@ int main(int argc, char *argv[])
 {
 	char defpath[64], attr[64];
 	size_t size = 1000000, page = (size_t)sysconf(_SC_PAGESIZE), rounded;
+	static const char *const kinds[] = {
+		[CMAFS_MAP_PASSTHROUGH] = "the file (passthrough)",
+		[CMAFS_MAP_CMABUF] = "the cmabuf descriptor",
+		[CMAFS_MAP_MEMFD] = "the sim memfd",
+	};
 	struct cmafs_info info;
-	struct cmafs_sync sync;
+	struct cmafs_map m;
 	__u32 cache = CMAFS_CACHE_CACHED;
 	unsigned char *map, *back;
 	uint64_t xphys;
@@ -153,30 +162,34 @@ int main(int argc, char *argv[])
 	if (ftruncate(fd, (off_t)size))
 		return fail_errno("ftruncate (ENOSPC: no contiguous range that large; EFBIG: larger than the pool)");
 
-	/* 3. Map it and fill it. */
-	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return fail_errno("mmap");
+	/*
+	 * 3. Map the buffer itself and fill it.  A plain mmap of fd would be
+	 * a page-cache copy on a mount without passthrough.
+	 */
+	if (cmafs_map(fd, PROT_READ | PROT_WRITE, &m))
+		return fail_errno("cmafs_map");
+	map = m.addr;
+	if (m.length != size)
+		return fail("cmafs_map: the mapping is not the file's size");
 	for (size_t i = 0; i < size; i++)
 		if (map[i] != 0)
 			return fail("a new buffer is not zero-filled");
 	for (size_t i = 0; i < size; i++)
 		map[i] = pattern(i);
 
-	/* 4. Stores into the buffer, caches cleaned for the device. */
-	if (msync(map, size, MS_SYNC))
-		return fail_errno("msync");
-	if (fsync(fd))
-		return fail_errno("fsync");
+	/* 4. The stores are in the buffer; a cached one's caches cleaned. */
+	if (cmafs_sync(&m, 0, 0, CMAFS_SYNC_DEVICE))
+		return fail_errno("cmafs_sync device");
 
 	/* 5. Where is it? This is what a DMA engine is programmed with. */
 	if (ioctl(fd, CMAFS_IOC_INFO, &info))
 		return fail_errno("CMAFS_IOC_INFO");
 	printf("%s: phys_addr 0x%" PRIx64 " dma_addr 0x%" PRIx64
-	       " size %" PRIu64 " align %" PRIu64 " cache %u mmap %s\n",
+	       " size %" PRIu64 " align %" PRIu64 " cache %u mapped: %s\n",
 	       path, (uint64_t)info.phys_addr, (uint64_t)info.dma_addr,
 	       (uint64_t)info.size, (uint64_t)info.align, info.cache,
-	       info.mmap == CMAFS_MMAP_DIRECT ? "direct" : "cached");
+	       m.kind < sizeof(kinds) / sizeof(*kinds) && kinds[m.kind] ?
+	       kinds[m.kind] : "?");
 
 	/* Checks: the ioctl and the xattr agree, the sizes are right. */
 	n = getxattr(path, "user.cma.phys_addr", attr, sizeof(attr) - 1);
@@ -212,17 +225,16 @@ int main(int argc, char *argv[])
 	memset(back, 0x5a, page);
 	if (pwrite(fd2, back, page, 0) != (ssize_t)page)
 		return fail_errno("pwrite");
-	memset(&sync, 0, sizeof(sync));
-	sync.direction = CMAFS_SYNC_CPU;	/* offset 0, length 0 = all */
-	if (ioctl(fd, CMAFS_IOC_SYNC, &sync))
-		return fail_errno("CMAFS_IOC_SYNC cpu");
+	if (cmafs_sync(&m, 0, 0, CMAFS_SYNC_CPU))	/* 0, 0: all of it */
+		return fail_errno("cmafs_sync cpu");
 	for (size_t i = 0; i < page && i < size; i++)
 		if (map[i] != 0x5a)
 			return fail("mapping does not show the other writer's data after CMAFS_SYNC_CPU");
 	if (size > page && map[page] != pattern(page))
 		return fail("sync for the CPU changed bytes nobody wrote");
 
-	munmap(map, size);
+	if (cmafs_unmap(&m))
+		return fail_errno("cmafs_unmap");
 	close(fd2);
 	close(fd);
 	free(back);
