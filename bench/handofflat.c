@@ -36,12 +36,11 @@ static void report(double *v, size_t n)
 
 int main(int argc, char **argv)
 {
-	double *lat[3], t0;
+	double *lat[3];
 	struct cmafs_map m;
 	struct stat st;
 	size_t n, i;
-	int fd, bfd;
-	void *p;
+	int fd;
 
 	if (argc != 3)
 		die("usage: handofflat FILE N");
@@ -55,9 +54,10 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		die("open %s: %s", argv[1], strerror(errno));
 	for (i = 0; i < n; i++) {
-		int f;
+		double t0 = now_s();
+		void *p;
+		int f, bfd;
 
-		t0 = now_s();
 		f = open(argv[1], O_RDWR);
 		p = f < 0 ? MAP_FAILED : mmap(NULL, (size_t)st.st_size,
 					      PROT_READ | PROT_WRITE,

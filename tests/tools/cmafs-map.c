@@ -29,7 +29,9 @@
  *   cmafs-map fds FILE N            N map/unmap cycles: descriptors open
  *                                   before= and after= (no leak)
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
