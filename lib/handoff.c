@@ -13,10 +13,12 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -176,6 +178,7 @@ LC_EXPORT int cmafs_handoff(int fd, struct cmafs_handoff_reply *reply)
 	struct sockaddr_un sa;
 	int fds[MAX_FDS] = { -1 }, nfds = 0, msg_flags = 0, sock, fl, err;
 	socklen_t salen = 0;
+	struct statfs sfs;
 	struct stat st;
 	ssize_t n;
 
@@ -187,6 +190,14 @@ LC_EXPORT int cmafs_handoff(int fd, struct cmafs_handoff_reply *reply)
 	/* Refused here without a round trip, with the daemon's answer. */
 	if (S_ISDIR(st.st_mode))
 		return fail(EISDIR);
+	/*
+	 * Only a FUSE file is asked where its socket is: a user.cma.socket
+	 * attribute anyone may set on a file of tmpfs or ext4 must not send
+	 * the caller's descriptor to a stranger's socket.
+	 */
+	if (!S_ISREG(st.st_mode) || fstatfs(fd, &sfs) ||
+	    sfs.f_type != FUSE_SUPER_MAGIC)
+		return fail(EXDEV);
 	if (socket_addr(fd, &sa, &salen))
 		return -1;
 	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

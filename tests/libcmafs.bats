@@ -134,6 +134,23 @@ require_cc_lib() {
 	assert_output "map=EXDEV bufferfd=EXDEV"
 	run -0 "$MAP_TOOL" errors /dev/null
 	assert_output "map=EXDEV bufferfd=EXDEV"
+	# Nor is a user.cma.socket attribute on a file elsewhere followed: the
+	# caller's descriptor never goes to a socket anyone could name.
+	if setfattr -n user.cma.socket -v "$CMAFS_TMP/lure.sock" "$CMAFS_TMP/notcmafs" 2>/dev/null; then
+		python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1]); s.listen(); s.settimeout(1)
+try:
+    s.accept(); print("connected")
+except socket.timeout:
+    print("none")' "$CMAFS_TMP/lure.sock" >"$CMAFS_TMP/lure.out" &
+		for ((i = 0; i < 100; i++)); do [[ -S $CMAFS_TMP/lure.sock ]] && break; _cmafs_nap; done
+		run -0 "$MAP_TOOL" errors "$CMAFS_TMP/notcmafs"
+		assert_output "map=EXDEV bufferfd=EXDEV"
+		wait
+		assert_equal "$(<"$CMAFS_TMP/lure.out")" none
+	fi
 	touch "$MNT/empty"
 	run -0 "$MAP_TOOL" errors "$MNT/empty"
 	assert_output "map=ENODATA bufferfd=ENODATA"
