@@ -52,6 +52,13 @@
  * Lifetime: the memory is freed when the inode is evicted, that is when the
  * last descriptor is closed and the last mapping is gone.  The inode may be
  * opened again (/proc/self/fd, FUSE passthrough opens its own file on it).
+ * Each struct file of a buffer pins the internal mount (simple_pin_fs() at
+ * creation or open, simple_release_fs() in .release) and holds a reference
+ * to it of its own (f_path.mnt).  The file system type is owned by this
+ * module, so the superblock holds the module until the VFS has evicted the
+ * last inode and torn the superblock down: no code of ours runs after the
+ * reference that keeps it loaded is gone.  While no buffer file is open
+ * there is no mount at all, and the module can be unloaded.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -140,7 +147,8 @@ static bool cmabuf_has_region;		/* memory-region in use */
 static phys_addr_t cmabuf_region_base;	/* and where it is */
 static phys_addr_t cmabuf_region_size;
 static struct platform_device *cmabuf_pdev;	/* ours, when no DT node */
-static struct vfsmount *cmabuf_mnt;
+static struct vfsmount *cmabuf_mnt;	/* while some buffer file is open */
+static int cmabuf_mnt_count;		/* open buffer files: simple_pin_fs() */
 
 static const char *const cmabuf_cache_names[] = {
 	[CMABUF_CACHE_UNCACHED] = "uncached",
@@ -621,7 +629,15 @@ static int cmabuf_setattr(CMABUF_IDMAP *idmap, struct dentry *dentry,
 	struct cmabuf_buf *buf = inode->i_private;
 	int ret;
 
-	/* Other buffers keep the plain behaviour: i_size is just a number. */
+	/*
+	 * The owner and mode stay those of the allocation: the device's
+	 * permissions decide who may have buffers, not the buffers.
+	 */
+	if (attr->ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID))
+		return -EPERM;
+	/* Other buffers' size is their capacity: RESIZE changes it. */
+	if ((attr->ia_valid & ATTR_SIZE) && !buf->file)
+		return -EINVAL;
 	if (!buf->file)
 		return simple_setattr(idmap, dentry, attr);
 	ret = setattr_prepare(idmap, dentry, attr);
@@ -824,6 +840,9 @@ static long cmabuf_ioc_resize(struct cmabuf_buf *buf,
 	return 0;
 }
 
+static int cmabuf_buf_open(struct inode *inode, struct file *file);
+static int cmabuf_buf_release(struct inode *inode, struct file *file);
+
 static long cmabuf_buf_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
@@ -863,6 +882,8 @@ static long cmabuf_buf_ioctl(struct file *file, unsigned int cmd,
 
 static const struct file_operations cmabuf_buf_fops = {
 	.owner = THIS_MODULE,
+	.open = cmabuf_buf_open,
+	.release = cmabuf_buf_release,
 	.llseek = generic_file_llseek,
 	.read_iter = cmabuf_read_iter,
 	.write_iter = cmabuf_write_iter,
@@ -891,8 +912,6 @@ static void cmabuf_evict_inode(struct inode *inode)
 	cmabuf_region_free(&buf->r);
 	atomic64_dec(&cmabuf_stats.buffers);
 	kfree(buf);
-	/* Taken when the buffer was made; the last thing this code does. */
-	module_put(THIS_MODULE);
 }
 
 static const struct super_operations cmabuf_sops = {
@@ -907,25 +926,60 @@ static int cmabuf_init_fs_context(struct fs_context *fc)
 	if (!ctx)
 		return -ENOMEM;
 	ctx->ops = &cmabuf_sops;
+	/* DMA buffers are data: no code, no device nodes. */
+	fc->s_iflags |= SB_I_NOEXEC | SB_I_NODEV;
 	return 0;
 }
 
-/* No .owner: the internal mount must not pin the module. */
+/*
+ * Owned by the module: a mount of it, hence every open buffer file, keeps
+ * the module loaded until the superblock is gone (see Lifetime above).
+ */
 static struct file_system_type cmabuf_fs_type = {
+	.owner = THIS_MODULE,
 	.name = "cmabuf",
 	.init_fs_context = cmabuf_init_fs_context,
 	.kill_sb = kill_anon_super,
 };
+
+static int cmabuf_pin(void)
+{
+	return simple_pin_fs(&cmabuf_fs_type, &cmabuf_mnt, &cmabuf_mnt_count);
+}
+
+static void cmabuf_unpin(void)
+{
+	simple_release_fs(&cmabuf_mnt, &cmabuf_mnt_count);
+}
+
+/* Reopens (/proc/PID/fd, FUSE passthrough's own open) pin it too. */
+static int cmabuf_buf_open(struct inode *inode, struct file *file)
+{
+	return cmabuf_pin();
+}
+
+static int cmabuf_buf_release(struct inode *inode, struct file *file)
+{
+	/* Never the last reference: the file holds f_path.mnt until after. */
+	cmabuf_unpin();
+	return 0;
+}
 
 /* A new file for @buf; on success the file owns @buf. */
 static struct file *cmabuf_file_create(struct cmabuf_buf *buf)
 {
 	struct inode *inode;
 	struct file *file;
+	int ret;
 
+	ret = cmabuf_pin();
+	if (ret)
+		return ERR_PTR(ret);
 	inode = new_inode(cmabuf_mnt->mnt_sb);
-	if (!inode)
+	if (!inode) {
+		cmabuf_unpin();
 		return ERR_PTR(-ENOMEM);
+	}
 	inode->i_ino = get_next_ino();
 	inode->i_mode = S_IFREG | 0600;
 	inode->i_uid = current_fsuid();
@@ -945,6 +999,7 @@ static struct file *cmabuf_file_create(struct cmabuf_buf *buf)
 				 &cmabuf_buf_fops);
 	if (IS_ERR(file)) {
 		iput(inode);
+		cmabuf_unpin();
 		return file;
 	}
 	/* alloc_file_pseudo() does not take the fops' module reference. */
@@ -952,8 +1007,6 @@ static struct file *cmabuf_file_create(struct cmabuf_buf *buf)
 	file->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
 	buf->inode = inode;
 	inode->i_private = buf;
-	/* The buffer's own reference, dropped when the inode is evicted. */
-	__module_get(THIS_MODULE);
 	atomic64_inc(&cmabuf_stats.buffers);
 	return file;
 }
@@ -1188,13 +1241,9 @@ static int __init cmabuf_init(void)
 	};
 	int ret;
 
-	cmabuf_mnt = kern_mount(&cmabuf_fs_type);
-	if (IS_ERR(cmabuf_mnt))
-		return PTR_ERR(cmabuf_mnt);
-
 	ret = platform_driver_register(&cmabuf_driver);
 	if (ret)
-		goto err_mnt;
+		return ret;
 
 	/* No device tree node took it: a device of our own. */
 	if (!cmabuf_device) {
@@ -1216,17 +1265,15 @@ err_pdev:
 	cmabuf_pdev = NULL;
 err_drv:
 	platform_driver_unregister(&cmabuf_driver);
-err_mnt:
-	kern_unmount(cmabuf_mnt);
 	return ret;
 }
 
+/* No buffer file is open (each holds the module): no mount is left. */
 static void __exit cmabuf_exit(void)
 {
 	if (cmabuf_pdev)
 		platform_device_unregister(cmabuf_pdev);
 	platform_driver_unregister(&cmabuf_driver);
-	kern_unmount(cmabuf_mnt);
 }
 
 module_init(cmabuf_init);
