@@ -59,6 +59,12 @@
  * last inode and torn the superblock down: no code of ours runs after the
  * reference that keeps it loaded is gone.  While no buffer file is open
  * there is no mount at all, and the module can be unloaded.
+ *
+ * Files and restrictions: every file of a buffer has a dentry of its own
+ * (alloc_file_pseudo()), whose d_fsdata holds the restrictions of DUP
+ * (CMABUF_F_*).  A reopen through /proc/PID/fd follows the same dentry and
+ * so inherits them: a handed-out file cannot be reopened into a less
+ * restricted one.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -112,6 +118,11 @@ static unsigned int dma_bits = 64;
 module_param(dma_bits, uint, 0444);
 MODULE_PARM_DESC(dma_bits, "DMA address width of the helper's device, 24..64 (default 64)");
 
+/* Restrictions of a buffer file, in its dentry's d_fsdata. */
+#define CMABUF_F_HANDED		BIT(0)	/* made by DUP: cannot change the size */
+#define CMABUF_F_RDONLY		BIT(1)	/* CMABUF_DUP_RDONLY: never writable */
+#define CMABUF_F_NOADDR		BIT(2)	/* CMABUF_DUP_NOADDR */
+
 /* One allocation from the DMA API, and the buffer's window inside it. */
 struct cmabuf_region {
 	void *vaddr;		/* kernel address of the allocation */
@@ -130,6 +141,7 @@ struct cmabuf_buf {
 	struct cmabuf_region r;
 	u64 align;
 	atomic_t maps;			/* VMAs mapping the buffer */
+	atomic_t files;			/* open struct files of it */
 	bool file;			/* CMABUF_ALLOC_FILE: i_size is logical */
 	bool nowait;			/* CMABUF_ALLOC_NOWAIT */
 	u64 limit;			/* largest i_size of a file buffer; 0: none */
@@ -370,6 +382,23 @@ static struct cmabuf_buf *cmabuf_buf_of(struct file *file)
 	return file_inode(file)->i_private;
 }
 
+/* CMABUF_F_* of the file's dentry. */
+static unsigned long cmabuf_fflags(const struct dentry *dentry)
+{
+	return (unsigned long)dentry->d_fsdata;
+}
+
+static unsigned long cmabuf_file_flags(const struct file *file)
+{
+	return cmabuf_fflags(file->f_path.dentry);
+}
+
+/* Can this file tell where the buffer is? */
+static bool cmabuf_file_addrs(const struct file *file)
+{
+	return !(cmabuf_file_flags(file) & CMABUF_F_NOADDR);
+}
+
 /* ---- the buffer file ---------------------------------------------------- */
 
 /* Where reads stop: i_size, at most the capacity.  Under buf->lock. */
@@ -551,6 +580,19 @@ static ssize_t cmabuf_file_write(struct kiocb *iocb, struct iov_iter *from)
 		ret = buf->limit - iocb->ki_pos;
 		iov_iter_truncate(from, ret);
 	}
+	/* A handed-out file changes the contents, never the size. */
+	if (cmabuf_file_flags(file) & CMABUF_F_HANDED) {
+		loff_t size = i_size_read(inode);
+
+		if (iocb->ki_pos >= size) {
+			ret = -ENOSPC;
+			goto out;
+		}
+		if (iocb->ki_pos + ret > size) {
+			ret = size - iocb->ki_pos;
+			iov_iter_truncate(from, ret);
+		}
+	}
 	end = iocb->ki_pos + ret;
 	if (end > buf->r.size && cmabuf_grow_for_write(buf, end)) {
 		/* No room for all of it: write what fits. */
@@ -635,9 +677,14 @@ static int cmabuf_setattr(CMABUF_IDMAP *idmap, struct dentry *dentry,
 	 */
 	if (attr->ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID))
 		return -EPERM;
-	/* Other buffers' size is their capacity: RESIZE changes it. */
-	if ((attr->ia_valid & ATTR_SIZE) && !buf->file)
-		return -EINVAL;
+	if (attr->ia_valid & ATTR_SIZE) {
+		/* A handed-out file (and a reopen of one) has its dentry. */
+		if (cmabuf_fflags(dentry) & CMABUF_F_HANDED)
+			return -EPERM;
+		/* Other buffers' size is their capacity: RESIZE changes it. */
+		if (!buf->file)
+			return -EINVAL;
+	}
 	if (!buf->file)
 		return simple_setattr(idmap, dentry, attr);
 	ret = setattr_prepare(idmap, dentry, attr);
@@ -787,11 +834,14 @@ static int cmabuf_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
-static void cmabuf_fill_info(struct cmabuf_buf *buf, struct cmabuf_info *info)
+static void cmabuf_fill_info(struct cmabuf_buf *buf, struct cmabuf_info *info,
+			     bool addrs)
 {
 	memset(info, 0, sizeof(*info));
-	info->phys_addr = buf->r.phys + buf->r.offset;
-	info->dma_addr = buf->r.dma + buf->r.offset;
+	if (addrs) {
+		info->phys_addr = buf->r.phys + buf->r.offset;
+		info->dma_addr = buf->r.dma + buf->r.offset;
+	}
 	info->size = buf->r.size;
 	info->align = buf->align;
 	info->cache = buf->r.cache;
@@ -801,11 +851,14 @@ static void cmabuf_fill_info(struct cmabuf_buf *buf, struct cmabuf_info *info)
 		info->flags |= CMABUF_INFO_FILE;
 	if (buf->r.buddy)
 		info->flags |= CMABUF_INFO_BUDDY;
+	info->files = atomic_read(&buf->files);
+	info->maps = atomic_read(&buf->maps);
 }
 
-static long cmabuf_ioc_resize(struct cmabuf_buf *buf,
+static long cmabuf_ioc_resize(struct file *file,
 			      struct cmabuf_resize __user *uarg)
 {
+	struct cmabuf_buf *buf = cmabuf_buf_of(file);
 	struct inode *inode = buf->inode;
 	struct cmabuf_resize req;
 	struct cmabuf_region nr;
@@ -833,13 +886,19 @@ static long cmabuf_ioc_resize(struct cmabuf_buf *buf,
 		return ret;
 
 	req.size = nr.size;
-	req.phys_addr = nr.phys + nr.offset;
-	req.dma_addr = nr.dma + nr.offset;
+	if (cmabuf_file_addrs(file)) {
+		req.phys_addr = nr.phys + nr.offset;
+		req.dma_addr = nr.dma + nr.offset;
+	} else {
+		req.phys_addr = 0;
+		req.dma_addr = 0;
+	}
 	if (copy_to_user(uarg, &req, sizeof(req)))
 		return -EFAULT;
 	return 0;
 }
 
+static long cmabuf_ioc_dup(struct file *file, struct cmabuf_dup __user *uarg);
 static int cmabuf_buf_open(struct inode *inode, struct file *file);
 static int cmabuf_buf_release(struct inode *inode, struct file *file);
 
@@ -855,7 +914,7 @@ static long cmabuf_buf_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case CMABUF_IOC_INFO:
 		down_read(&buf->lock);
-		cmabuf_fill_info(buf, &info);
+		cmabuf_fill_info(buf, &info, cmabuf_file_addrs(file));
 		up_read(&buf->lock);
 		if (copy_to_user(uarg, &info, sizeof(info)))
 			return -EFAULT;
@@ -866,6 +925,13 @@ static long cmabuf_buf_ioctl(struct file *file, unsigned int cmd,
 		if (sync.reserved || (sync.direction != CMABUF_SYNC_DEVICE &&
 				      sync.direction != CMABUF_SYNC_CPU))
 			return -EINVAL;
+		/*
+		 * Invalidating discards what the CPU stored and did not clean
+		 * yet: for writers only.  Cleaning loses nothing.
+		 */
+		if (sync.direction == CMABUF_SYNC_CPU &&
+		    !(file->f_mode & FMODE_WRITE))
+			return -EBADF;
 		down_read(&buf->lock);
 		if (!sync.length && sync.offset <= buf->r.size)
 			sync.length = buf->r.size - sync.offset;
@@ -874,7 +940,13 @@ static long cmabuf_buf_ioctl(struct file *file, unsigned int cmd,
 		up_read(&buf->lock);
 		return ret;
 	case CMABUF_IOC_RESIZE:
-		return cmabuf_ioc_resize(buf, uarg);
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		if (cmabuf_file_flags(file) & CMABUF_F_HANDED)
+			return -EPERM;
+		return cmabuf_ioc_resize(file, uarg);
+	case CMABUF_IOC_DUP:
+		return cmabuf_ioc_dup(file, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -952,17 +1024,57 @@ static void cmabuf_unpin(void)
 	simple_release_fs(&cmabuf_mnt, &cmabuf_mnt_count);
 }
 
-/* Reopens (/proc/PID/fd, FUSE passthrough's own open) pin it too. */
+/*
+ * Reopens (/proc/PID/fd, FUSE passthrough's own open) count as files of the
+ * buffer and pin the mount as the files we make do.
+ */
 static int cmabuf_buf_open(struct inode *inode, struct file *file)
 {
-	return cmabuf_pin();
+	struct cmabuf_buf *buf = inode->i_private;
+	int ret;
+
+	if ((cmabuf_file_flags(file) & CMABUF_F_RDONLY) &&
+	    (file->f_mode & FMODE_WRITE))
+		return -EACCES;
+	ret = cmabuf_pin();
+	if (ret)
+		return ret;
+	atomic_inc(&buf->files);
+	return 0;
 }
 
 static int cmabuf_buf_release(struct inode *inode, struct file *file)
 {
+	struct cmabuf_buf *buf = inode->i_private;
+
+	atomic_dec(&buf->files);
 	/* Never the last reference: the file holds f_path.mnt until after. */
 	cmabuf_unpin();
 	return 0;
+}
+
+/*
+ * A new file of @inode (a reference the file takes over) on @mnt, with the
+ * restrictions @fflags.  The caller has pinned the mount for the file.
+ */
+static struct file *cmabuf_new_file(struct cmabuf_buf *buf, struct inode *inode,
+				    struct vfsmount *mnt, unsigned long fflags)
+{
+	struct file *file;
+
+	file = alloc_file_pseudo(inode, mnt, "cmabuf",
+				 fflags & CMABUF_F_RDONLY ? O_RDONLY : O_RDWR,
+				 &cmabuf_buf_fops);
+	if (IS_ERR(file))
+		return file;
+	/* Nobody else sees this dentry yet. */
+	file->f_path.dentry->d_fsdata = (void *)fflags;
+	/* alloc_file_pseudo() does not take the fops' module reference. */
+	__module_get(THIS_MODULE);
+	/* As do_dentry_open(): vfs_write() refuses a read-only file. */
+	file->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	atomic_inc(&buf->files);
+	return file;
 }
 
 /* A new file for @buf; on success the file owns @buf. */
@@ -995,20 +1107,71 @@ static struct file *cmabuf_file_create(struct cmabuf_buf *buf)
 #endif
 	i_size_write(inode, buf->file ? 0 : buf->r.size);
 
-	file = alloc_file_pseudo(inode, cmabuf_mnt, "cmabuf", O_RDWR,
-				 &cmabuf_buf_fops);
+	file = cmabuf_new_file(buf, inode, cmabuf_mnt, 0);
 	if (IS_ERR(file)) {
 		iput(inode);
 		cmabuf_unpin();
 		return file;
 	}
-	/* alloc_file_pseudo() does not take the fops' module reference. */
-	__module_get(THIS_MODULE);
-	file->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
 	buf->inode = inode;
 	inode->i_private = buf;
 	atomic64_inc(&cmabuf_stats.buffers);
 	return file;
+}
+
+/*
+ * CMABUF_IOC_DUP: a file of its own, so that its restrictions (in its
+ * dentry) are not those of the file it was made from.
+ */
+static long cmabuf_ioc_dup(struct file *file, struct cmabuf_dup __user *uarg)
+{
+	struct inode *inode = file_inode(file);
+	struct cmabuf_buf *buf = inode->i_private;
+	unsigned long fflags = cmabuf_file_flags(file) | CMABUF_F_HANDED;
+	struct cmabuf_dup req;
+	struct file *nf;
+	int fd, ret;
+
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+	if ((req.flags & ~CMABUF_DUP_FLAGS) ||
+	    memchr_inv(req.reserved, 0, sizeof(req.reserved)))
+		return -EINVAL;
+	/* No more rights than the file it is made from. */
+	if (!(file->f_mode & FMODE_WRITE) && !(req.flags & CMABUF_DUP_RDONLY))
+		return -EBADF;
+	if (req.flags & CMABUF_DUP_RDONLY)
+		fflags |= CMABUF_F_RDONLY;
+	if (req.flags & CMABUF_DUP_NOADDR)
+		fflags |= CMABUF_F_NOADDR;
+
+	fd = get_unused_fd_flags(req.flags & CMABUF_DUP_CLOEXEC ? O_CLOEXEC : 0);
+	if (fd < 0)
+		return fd;
+	/* Our own file pins the mount: this only counts one more file. */
+	ret = cmabuf_pin();
+	if (ret)
+		goto err_fd;
+	ihold(inode);
+	nf = cmabuf_new_file(buf, inode, file->f_path.mnt, fflags);
+	if (IS_ERR(nf)) {
+		iput(inode);
+		cmabuf_unpin();
+		ret = PTR_ERR(nf);
+		goto err_fd;
+	}
+	req.fd = fd;
+	if (copy_to_user(uarg, &req, sizeof(req))) {
+		put_unused_fd(fd);
+		fput(nf);
+		return -EFAULT;
+	}
+	fd_install(fd, nf);
+	return 0;
+
+err_fd:
+	put_unused_fd(fd);
+	return ret;
 }
 
 /* ---- /dev/cmabuf -------------------------------------------------------- */
@@ -1041,6 +1204,7 @@ static long cmabuf_ioc_alloc(struct cmabuf_alloc __user *uarg)
 		return -ENOMEM;
 	init_rwsem(&buf->lock);
 	atomic_set(&buf->maps, 0);
+	atomic_set(&buf->files, 0);
 	buf->align = align;
 	buf->file = req.flags & CMABUF_ALLOC_FILE;
 	buf->limit = req.size_limit;
@@ -1097,6 +1261,9 @@ static long cmabuf_dev_ioctl(struct file *file, unsigned int cmd,
 		ver.alloc_flags = CMABUF_ALLOC_FLAGS;
 		return copy_to_user(uarg, &ver, sizeof(ver)) ? -EFAULT : 0;
 	case CMABUF_IOC_ALLOC:
+		/* The device's write permission is the right to allocate. */
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
 		return cmabuf_ioc_alloc(uarg);
 	case CMABUF_IOC_STATS:
 		memset(&st, 0, sizeof(st));
