@@ -65,10 +65,17 @@
  * (CMABUF_F_*).  A reopen through /proc/PID/fd follows the same dentry and
  * so inherits them: a handed-out file cannot be reopened into a less
  * restricted one.
+ *
+ * Openers: each open of /dev/cmabuf has a struct cmabuf_opener that its
+ * buffers keep a reference to.  It remembers whether the opener could see
+ * physical addresses (CAP_SYS_ADMIN or CAP_SYS_RAWIO at open, as the kernel
+ * asks for pagemap's frame numbers) and what its buffers hold, so that the
+ * per-opener cap follows growth and resizes wherever they are made from.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
+#include <linux/capability.h>
 #include <linux/dma-direct.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
@@ -85,6 +92,7 @@
 #include <linux/overflow.h>
 #include <linux/platform_device.h>
 #include <linux/pseudo_fs.h>
+#include <linux/refcount.h>
 #include <linux/rwsem.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -94,6 +102,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <linux/user_namespace.h>
 #include <linux/version.h>
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 17, 0)
 #include <linux/pfn_t.h>
@@ -104,24 +113,31 @@
 #define CMABUF_FS_MAGIC		0x434d4142	/* "CMAB" */
 #define CMABUF_COPY_CHUNK	SZ_1M		/* per hold of buf->lock */
 #define CMABUF_FAULT_AHEAD	16		/* pages mapped per fault */
-
-/* The largest order the page allocator serves without a warning. */
-#if defined(MAX_PAGE_ORDER)
-#define CMABUF_MAX_ORDER	MAX_PAGE_ORDER
-#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
-#define CMABUF_MAX_ORDER	MAX_ORDER
-#else
-#define CMABUF_MAX_ORDER	(MAX_ORDER - 1)
-#endif
+#define CMABUF_MAX_ALIGN	SZ_256M		/* beyond the size's own */
 
 static unsigned int dma_bits = 64;
 module_param(dma_bits, uint, 0444);
 MODULE_PARM_DESC(dma_bits, "DMA address width of the helper's device, 24..64 (default 64)");
 
+static unsigned long long max_bytes;
+module_param(max_bytes, ullong, 0644);
+MODULE_PARM_DESC(max_bytes, "Bytes all buffers together may hold; 0 (default): half of RAM, or the memory-region's size if larger");
+
+static unsigned long long opener_max_bytes;
+module_param(opener_max_bytes, ullong, 0644);
+MODULE_PARM_DESC(opener_max_bytes, "Bytes the buffers of one open of /dev/cmabuf without CAP_SYS_ADMIN or CAP_SYS_RAWIO may hold; 0 (default): a quarter of RAM");
+
 /* Restrictions of a buffer file, in its dentry's d_fsdata. */
 #define CMABUF_F_HANDED		BIT(0)	/* made by DUP: cannot change the size */
 #define CMABUF_F_RDONLY		BIT(1)	/* CMABUF_DUP_RDONLY: never writable */
 #define CMABUF_F_NOADDR		BIT(2)	/* CMABUF_DUP_NOADDR */
+
+/* One open of /dev/cmabuf, shared by the buffers allocated through it. */
+struct cmabuf_opener {
+	refcount_t ref;
+	atomic64_t bytes;	/* charged to it: the allocations of its buffers */
+	bool priv;		/* CAP_SYS_ADMIN or CAP_SYS_RAWIO at open */
+};
 
 /* One allocation from the DMA API, and the buffer's window inside it. */
 struct cmabuf_region {
@@ -144,7 +160,9 @@ struct cmabuf_buf {
 	atomic_t files;			/* open struct files of it */
 	bool file;			/* CMABUF_ALLOC_FILE: i_size is logical */
 	bool nowait;			/* CMABUF_ALLOC_NOWAIT */
+	bool noaddr;			/* allocated by an unprivileged opener */
 	u64 limit;			/* largest i_size of a file buffer; 0: none */
+	struct cmabuf_opener *opener;	/* charged for its memory */
 	struct inode *inode;
 };
 
@@ -152,6 +170,9 @@ static struct {
 	atomic64_t buffers, bytes, allocs, alloc_failures, frees, resizes;
 	atomic64_t buddy_regions, buddy_bytes;
 } cmabuf_stats;
+
+/* Bytes charged against max_bytes: allocated, or about to be. */
+static atomic64_t cmabuf_charged;
 
 static struct device *cmabuf_device;	/* the bound device; one at most */
 static bool cmabuf_cached_ok;		/* cached buffers can be allocated */
@@ -214,17 +235,18 @@ static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache,
 			      unsigned int how)
 {
 	struct device *dev = cmabuf_device;
-	gfp_t gfp = GFP_KERNEL;
 	unsigned int noreclaim = 0;
-
 	/*
-	 * When CMA fails, dma-direct falls back to the page allocator, which
-	 * warns about orders it can never serve.  Below that order keep the
-	 * warnings on, so that CMA logs why it failed, unless this is an
-	 * attempt with a fallback.
+	 * __GFP_NOWARN: any user of the device can ask for what cannot be
+	 * had, and the kernel's own failure reports (cma_alloc's line and, on
+	 * 6.12, one line per free extent of the area; the page allocator's
+	 * warning and stack dump) are not rate limited as a whole.  Our own
+	 * rate-limited line says what failed.  __GFP_ACCOUNT: dma-direct's
+	 * fallback to the page allocator charges those pages to the caller's
+	 * memory cgroup; CMA passes on nothing but __GFP_NOWARN, so pages
+	 * from the area are never charged.
 	 */
-	if ((how & CMABUF_QUIET) || get_order(size) > CMABUF_MAX_ORDER)
-		gfp |= __GFP_NOWARN;
+	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_ACCOUNT;
 
 	/*
 	 * CMA makes room by migrating the movable pages of a range, and
@@ -279,15 +301,82 @@ static void cmabuf_free_exact(struct cmabuf_region *r)
 			       cmabuf_attrs(r->cache));
 }
 
+static u64 cmabuf_ram(void)
+{
+	return (u64)totalram_pages() << PAGE_SHIFT;
+}
+
+/*
+ * The module-wide cap.  Half of RAM by default: the page allocator's
+ * fallback can take ordinary memory, and what a group of users pins here
+ * is neither reclaimable nor swappable; a region of our own may be larger
+ * (then it is all there is to take).
+ */
+static u64 cmabuf_max_bytes(void)
+{
+	u64 cap = READ_ONCE(max_bytes);
+
+	return cap ? cap : max_t(u64, cmabuf_ram() / 2, cmabuf_region_size);
+}
+
+/*
+ * The cap of one unprivileged opener: half of the default module-wide cap,
+ * so that one opener alone cannot take all the others may have.
+ */
+static u64 cmabuf_opener_max_bytes(void)
+{
+	u64 cap = READ_ONCE(opener_max_bytes);
+
+	return cap ? cap : cmabuf_ram() / 4;
+}
+
+static void cmabuf_uncharge(struct cmabuf_opener *o, u64 bytes)
+{
+	atomic64_sub(bytes, &cmabuf_charged);
+	atomic64_sub(bytes, &o->bytes);
+}
+
+/*
+ * Count @bytes against the caps before allocating them, so that racing
+ * allocations cannot overshoot: ENOSPC past the module-wide cap, EDQUOT past
+ * the opener's.  Each says once (rate limited) which cap and how to raise it.
+ */
+static int cmabuf_charge(struct cmabuf_opener *o, u64 bytes, bool quiet)
+{
+	u64 cap = cmabuf_max_bytes();
+	u64 now = atomic64_add_return(bytes, &cmabuf_charged);
+
+	if (now > cap) {
+		atomic64_sub(bytes, &cmabuf_charged);
+		if (!quiet)
+			pr_warn_ratelimited("max_bytes cap reached: %llu of %llu bytes in use, %llu more asked; raise /sys/module/cmabuf/parameters/max_bytes\n",
+					    now - bytes, cap, bytes);
+		return -ENOSPC;
+	}
+	now = atomic64_add_return(bytes, &o->bytes);
+	if (!o->priv && now > (cap = cmabuf_opener_max_bytes())) {
+		cmabuf_uncharge(o, bytes);
+		if (!quiet)
+			pr_warn_ratelimited("opener_max_bytes cap reached by %s[%d]: %llu of %llu bytes in use, %llu more asked; raise /sys/module/cmabuf/parameters/opener_max_bytes (openers with CAP_SYS_ADMIN or CAP_SYS_RAWIO have no such cap)\n",
+					    current->comm, task_pid_nr(current),
+					    now - bytes, cap, bytes);
+		return -EDQUOT;
+	}
+	return 0;
+}
+
 /*
  * A region of @size bytes (a page multiple) whose physical address is a
- * multiple of @align; size 0 is a region without memory.  A CMABUF_QUIET
- * failure (an attempt with a fallback) is neither logged nor counted.
+ * multiple of @align, charged to @o; size 0 is a region without memory.  A
+ * CMABUF_QUIET failure (an attempt with a fallback) is neither logged nor
+ * counted.
  */
 static int cmabuf_region_alloc(struct cmabuf_region *r, u64 size, u64 align,
-			       u32 cache, unsigned int how)
+			       u32 cache, unsigned int how,
+			       struct cmabuf_opener *o)
 {
-	u64 ram = (u64)totalram_pages() << PAGE_SHIFT;
+	bool quiet = how & CMABUF_QUIET;
+	u64 ram = cmabuf_ram();
 	size_t bigger;
 	int ret;
 
@@ -300,22 +389,38 @@ static int cmabuf_region_alloc(struct cmabuf_region *r, u64 size, u64 align,
 		ret = -ENOSPC;
 		goto fail;
 	}
-	ret = cmabuf_alloc_exact(r, size, cache, how);
+	ret = cmabuf_charge(o, size, quiet);
 	if (ret)
+		goto fail_cap;
+	ret = cmabuf_alloc_exact(r, size, cache, how);
+	if (ret) {
+		cmabuf_uncharge(o, size);
 		goto fail;
+	}
 	if (IS_ALIGNED(r->phys, align))
 		goto done;
 
-	/* Rare: CMA aligns to min(size, CMA_ALIGNMENT); over-allocate. */
+	/*
+	 * Rare: CMA aligns to min(size, CMA_ALIGNMENT); over-allocate.  What
+	 * the alignment costs is charged too.
+	 */
 	cmabuf_free_exact(r);
 	if (check_add_overflow((size_t)size, (size_t)(align - PAGE_SIZE),
 			       &bigger) || bigger > ram) {
+		cmabuf_uncharge(o, size);
 		ret = -ENOSPC;
 		goto fail;
 	}
+	ret = cmabuf_charge(o, bigger - size, quiet);
+	if (ret) {
+		cmabuf_uncharge(o, size);
+		goto fail_cap;
+	}
 	ret = cmabuf_alloc_exact(r, bigger, cache, how);
-	if (ret)
+	if (ret) {
+		cmabuf_uncharge(o, bigger);
 		goto fail;
+	}
 	r->offset = ALIGN(r->phys, align) - r->phys;
 done:
 	r->size = size;
@@ -327,20 +432,25 @@ done:
 	}
 	return 0;
 fail:
-	if (how & CMABUF_QUIET)
+	if (quiet)
 		return ret;
-	atomic64_inc(&cmabuf_stats.alloc_failures);
 	pr_err_ratelimited("alloc failed, req-size: %llu pages, align: %llu, cache: %s, ret: %d\n",
 			   size >> PAGE_SHIFT, align, cmabuf_cache_names[cache],
 			   ret);
+fail_cap:
+	/* A cap has logged its own line. */
+	if (!quiet)
+		atomic64_inc(&cmabuf_stats.alloc_failures);
 	return ret;
 }
 
-static void cmabuf_region_free(struct cmabuf_region *r)
+static void cmabuf_region_free(struct cmabuf_region *r,
+			       struct cmabuf_opener *o)
 {
 	if (!r->alloc_size)
 		return;
 	cmabuf_free_exact(r);
+	cmabuf_uncharge(o, r->alloc_size);
 	atomic64_inc(&cmabuf_stats.frees);
 	atomic64_sub(r->alloc_size, &cmabuf_stats.bytes);
 	if (r->buddy) {
@@ -370,6 +480,14 @@ static int cmabuf_check_args(u64 size, u64 align, u32 cache, bool file,
 	if (!is_power_of_2(align) || align < PAGE_SIZE ||
 	    align > (SIZE_MAX & PAGE_MASK))
 		return -EINVAL;
+	/*
+	 * An alignment CMA does not give by itself is over-allocated: a page
+	 * aligned to 1 GiB would cost 1 GiB.  Up to CMABUF_MAX_ALIGN, or up
+	 * to the size rounded up to a power of two (align / 2 < size, align
+	 * being one), whichever is larger.
+	 */
+	if (align > CMABUF_MAX_ALIGN && align / 2 >= size)
+		return -EINVAL;
 	if (cache == CMABUF_CACHE_CACHED && !cmabuf_cached_ok)
 		return -EOPNOTSUPP;
 	*psize = PAGE_ALIGN(size);
@@ -396,7 +514,9 @@ static unsigned long cmabuf_file_flags(const struct file *file)
 /* Can this file tell where the buffer is? */
 static bool cmabuf_file_addrs(const struct file *file)
 {
-	return !(cmabuf_file_flags(file) & CMABUF_F_NOADDR);
+	const struct cmabuf_buf *buf = file_inode(file)->i_private;
+
+	return !buf->noaddr && !(cmabuf_file_flags(file) & CMABUF_F_NOADDR);
 }
 
 /* ---- the buffer file ---------------------------------------------------- */
@@ -484,7 +604,7 @@ static int cmabuf_replace(struct cmabuf_buf *buf, struct cmabuf_region *nr,
 	down_write(&buf->lock);
 	if (nr->cache != buf->r.cache && atomic_read(&buf->maps)) {
 		up_write(&buf->lock);
-		cmabuf_region_free(nr);
+		cmabuf_region_free(nr, buf->opener);
 		return -EBUSY;
 	}
 	/*
@@ -507,7 +627,7 @@ static int cmabuf_replace(struct cmabuf_buf *buf, struct cmabuf_region *nr,
 		i_size_write(inode, nr->size);
 	up_write(&buf->lock);
 
-	cmabuf_region_free(&old);
+	cmabuf_region_free(&old, buf->opener);
 	atomic64_inc(&cmabuf_stats.resizes);
 	return 0;
 }
@@ -525,7 +645,8 @@ static int cmabuf_grow(struct cmabuf_buf *buf, u64 size, bool quiet)
 	int ret;
 
 	ret = cmabuf_region_alloc(&nr, size, buf->align, buf->r.cache,
-				  cmabuf_how(buf) | (quiet ? CMABUF_QUIET : 0));
+				  cmabuf_how(buf) | (quiet ? CMABUF_QUIET : 0),
+				  buf->opener);
 	if (ret)
 		return ret;
 	return cmabuf_replace(buf, &nr, buf->align);
@@ -876,7 +997,8 @@ static long cmabuf_ioc_resize(struct file *file,
 		return ret;
 
 	/* Allocate outside the locks: CMA may migrate pages for a while. */
-	ret = cmabuf_region_alloc(&nr, size, align, req.cache, cmabuf_how(buf));
+	ret = cmabuf_region_alloc(&nr, size, align, req.cache, cmabuf_how(buf),
+				  buf->opener);
 	if (ret)
 		return ret;
 	inode_lock(inode);
@@ -973,6 +1095,12 @@ static const struct file_operations cmabuf_buf_fops = {
 
 /* ---- the internal filesystem -------------------------------------------- */
 
+static void cmabuf_opener_put(struct cmabuf_opener *o)
+{
+	if (refcount_dec_and_test(&o->ref))
+		kfree(o);
+}
+
 static void cmabuf_evict_inode(struct inode *inode)
 {
 	struct cmabuf_buf *buf = inode->i_private;
@@ -981,7 +1109,8 @@ static void cmabuf_evict_inode(struct inode *inode)
 	clear_inode(inode);
 	if (!buf)
 		return;
-	cmabuf_region_free(&buf->r);
+	cmabuf_region_free(&buf->r, buf->opener);
+	cmabuf_opener_put(buf->opener);
 	atomic64_dec(&cmabuf_stats.buffers);
 	kfree(buf);
 }
@@ -1176,8 +1305,9 @@ err_fd:
 
 /* ---- /dev/cmabuf -------------------------------------------------------- */
 
-static long cmabuf_ioc_alloc(struct cmabuf_alloc __user *uarg)
+static long cmabuf_ioc_alloc(struct file *dev, struct cmabuf_alloc __user *uarg)
 {
+	struct cmabuf_opener *o = dev->private_data;
 	struct cmabuf_alloc req;
 	struct cmabuf_buf *buf;
 	struct file *file;
@@ -1209,8 +1339,11 @@ static long cmabuf_ioc_alloc(struct cmabuf_alloc __user *uarg)
 	buf->file = req.flags & CMABUF_ALLOC_FILE;
 	buf->limit = req.size_limit;
 	buf->nowait = req.flags & CMABUF_ALLOC_NOWAIT;
+	buf->noaddr = !o->priv;
+	buf->opener = o;
+	refcount_inc(&o->ref);
 	ret = cmabuf_region_alloc(&buf->r, size, align, req.cache,
-				  cmabuf_how(buf));
+				  cmabuf_how(buf), o);
 	if (ret)
 		goto err_buf;
 
@@ -1229,8 +1362,13 @@ static long cmabuf_ioc_alloc(struct cmabuf_alloc __user *uarg)
 
 	req.size = size;
 	req.fd = fd;
-	req.phys_addr = buf->r.phys + buf->r.offset;
-	req.dma_addr = buf->r.dma + buf->r.offset;
+	if (o->priv) {
+		req.phys_addr = buf->r.phys + buf->r.offset;
+		req.dma_addr = buf->r.dma + buf->r.offset;
+	} else {
+		req.phys_addr = 0;
+		req.dma_addr = 0;
+	}
 	if (copy_to_user(uarg, &req, sizeof(req))) {
 		put_unused_fd(fd);
 		fput(file);	/* frees buf */
@@ -1240,8 +1378,9 @@ static long cmabuf_ioc_alloc(struct cmabuf_alloc __user *uarg)
 	return 0;
 
 err_region:
-	cmabuf_region_free(&buf->r);
+	cmabuf_region_free(&buf->r, o);
 err_buf:
+	cmabuf_opener_put(o);
 	kfree(buf);
 	return ret;
 }
@@ -1264,7 +1403,7 @@ static long cmabuf_dev_ioctl(struct file *file, unsigned int cmd,
 		/* The device's write permission is the right to allocate. */
 		if (!(file->f_mode & FMODE_WRITE))
 			return -EBADF;
-		return cmabuf_ioc_alloc(uarg);
+		return cmabuf_ioc_alloc(file, uarg);
 	case CMABUF_IOC_STATS:
 		memset(&st, 0, sizeof(st));
 		st.buffers = atomic64_read(&cmabuf_stats.buffers);
@@ -1281,8 +1420,36 @@ static long cmabuf_dev_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/*
+ * The privilege is the opener's, taken at open as for any file whose
+ * descriptor may be passed on: a daemon that opened the device as root
+ * keeps seeing addresses after dropping privileges, a descriptor handed to
+ * an unprivileged process gives it no more than its opener had.
+ */
+static int cmabuf_dev_open(struct inode *inode, struct file *file)
+{
+	struct cmabuf_opener *o = kzalloc(sizeof(*o), GFP_KERNEL);
+
+	if (!o)
+		return -ENOMEM;
+	refcount_set(&o->ref, 1);
+	atomic64_set(&o->bytes, 0);
+	o->priv = file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) ||
+		  file_ns_capable(file, &init_user_ns, CAP_SYS_RAWIO);
+	file->private_data = o;
+	return 0;
+}
+
+static int cmabuf_dev_release(struct inode *inode, struct file *file)
+{
+	cmabuf_opener_put(file->private_data);
+	return 0;
+}
+
 static const struct file_operations cmabuf_dev_fops = {
 	.owner = THIS_MODULE,
+	.open = cmabuf_dev_open,
+	.release = cmabuf_dev_release,
 	.unlocked_ioctl = cmabuf_dev_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
