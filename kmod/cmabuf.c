@@ -111,7 +111,8 @@
 #include "cmabuf.h"
 
 #define CMABUF_FS_MAGIC		0x434d4142	/* "CMAB" */
-#define CMABUF_COPY_CHUNK	SZ_1M		/* per hold of buf->lock */
+#define CMABUF_COPY_CHUNK	SZ_1M		/* per hold of buf->lock, or
+						 * between cond_resched()s */
 #define CMABUF_FAULT_AHEAD	16		/* pages mapped per fault */
 #define CMABUF_MAX_ALIGN	SZ_256M		/* beyond the size's own */
 
@@ -519,6 +520,36 @@ static bool cmabuf_file_addrs(const struct file *file)
 	return !buf->noaddr && !(cmabuf_file_flags(file) & CMABUF_F_NOADDR);
 }
 
+/*
+ * memcpy() and memset() in chunks with a rescheduling point between them:
+ * buffers can be GiB large, and uncached memory is slow to touch.  Fine
+ * under buf->lock, a sleeping lock.
+ */
+static void cmabuf_memcpy(void *dst, const void *src, size_t len)
+{
+	while (len) {
+		size_t n = min_t(size_t, len, CMABUF_COPY_CHUNK);
+
+		memcpy(dst, src, n);
+		dst += n;
+		src += n;
+		len -= n;
+		cond_resched();
+	}
+}
+
+static void cmabuf_memzero(void *dst, size_t len)
+{
+	while (len) {
+		size_t n = min_t(size_t, len, CMABUF_COPY_CHUNK);
+
+		memset(dst, 0, n);
+		dst += n;
+		len -= n;
+		cond_resched();
+	}
+}
+
 /* ---- the buffer file ---------------------------------------------------- */
 
 /* Where reads stop: i_size, at most the capacity.  Under buf->lock. */
@@ -613,11 +644,24 @@ static int cmabuf_replace(struct cmabuf_buf *buf, struct cmabuf_region *nr,
 	 */
 	unmap_mapping_range(inode->i_mapping, 0, 0, 1);
 	keep = min(nr->size, buf->r.size);
-	if (keep)
-		memcpy(nr->vaddr + nr->offset, cmabuf_vaddr(buf), keep);
-	if (nr->size && nr->cache == CMABUF_CACHE_CACHED)
-		dma_sync_single_for_device(cmabuf_device, nr->dma + nr->offset,
-					   nr->size, DMA_BIDIRECTIONAL);
+	/*
+	 * A file buffer's bytes past the page holding its end are zero: the
+	 * new memory already is.
+	 */
+	if (buf->file)
+		keep = min_t(u64, keep, round_up((u64)i_size_read(inode), PAGE_SIZE));
+	if (keep) {
+		/* What the device wrote since the last SYNC_CPU counts too. */
+		if (buf->r.cache == CMABUF_CACHE_CACHED)
+			dma_sync_single_for_cpu(cmabuf_device,
+						buf->r.dma + buf->r.offset,
+						keep, DMA_BIDIRECTIONAL);
+		cmabuf_memcpy(nr->vaddr + nr->offset, cmabuf_vaddr(buf), keep);
+		if (nr->cache == CMABUF_CACHE_CACHED)
+			dma_sync_single_for_device(cmabuf_device,
+						   nr->dma + nr->offset, keep,
+						   DMA_BIDIRECTIONAL);
+	}
 	old = buf->r;
 	buf->r = *nr;
 	buf->align = align;
@@ -750,8 +794,10 @@ static ssize_t cmabuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 
 /*
  * truncate of a file buffer: within the capacity only i_size changes (what
- * a shrink cuts off is zeroed, so that a later grow reads zeros); beyond it
- * the memory grows to exactly the new size first.  With the inode lock held.
+ * a shrink cuts off is zeroed up to the end of the old last page, where a
+ * mapping may have stored past the old end, so that a later grow reads
+ * zeros); beyond it the memory grows to exactly the new size first.  With
+ * the inode lock held.
  */
 static int cmabuf_file_set_size(struct cmabuf_buf *buf, loff_t size)
 {
@@ -768,12 +814,14 @@ static int cmabuf_file_set_size(struct cmabuf_buf *buf, loff_t size)
 		cmabuf_zero_eof_page(buf);
 		i_size_write(inode, size);
 	} else if (size < old) {
+		u64 tail = min_t(u64, round_up((u64)old, PAGE_SIZE), buf->r.size);
+
 		/* As truncate_pagecache(): no access past the new end. */
 		down_write(&buf->lock);
 		i_size_write(inode, size);
 		unmap_mapping_range(inode->i_mapping,
 				    round_up((u64)size, PAGE_SIZE), 0, 1);
-		memset(cmabuf_vaddr(buf) + size, 0, old - size);
+		cmabuf_memzero(cmabuf_vaddr(buf) + size, tail - size);
 		up_write(&buf->lock);
 	}
 	return 0;
