@@ -40,6 +40,18 @@
  * own direct compaction, and its fallback to the page allocator never takes
  * from the memory reserves.
  *
+ * Addresses: phys_addr and dma_addr (ALLOC, INFO, RESIZE) are reported
+ * only for buffers allocated through an open of /dev/cmabuf made with
+ * CAP_SYS_ADMIN or CAP_SYS_RAWIO (as the kernel asks for pagemap's frame
+ * numbers); for the others, and on files made by DUP with
+ * CMABUF_DUP_NOADDR, they read 0.  The privilege is taken at open and
+ * travels with the buffer's files, whoever calls.
+ *
+ * Limits (module parameters max_bytes and opener_max_bytes, see cmabuf(4)):
+ * the bytes all buffers hold, and those the buffers of one unprivileged
+ * open of /dev/cmabuf hold, are capped; memory over-allocated for an
+ * alignment counts, and so does the old memory during a resize.
+ *
  * Every call returns 0 (ALLOC: the new descriptor is in the structure) or -1
  * with errno set.  All structures have fixed-width fields; reserved fields
  * and unknown flag bits must be zero (else EINVAL) so that they can be given
@@ -49,22 +61,28 @@
  *
  * Device ioctls (on an open /dev/cmabuf):
  *   CMABUF_IOC_VERSION  never fails (but EFAULT).
- *   CMABUF_IOC_ALLOC    EINVAL  size 0 (without CMABUF_ALLOC_FILE), size
+ *   CMABUF_IOC_ALLOC    EBADF   /dev/cmabuf is not open for writing
+ *                       EINVAL  size 0 (without CMABUF_ALLOC_FILE), size
  *                               or alignment overflow when
  *                               rounded, alignment not a power of two or
- *                               below the page size, unknown cache mode,
+ *                               below the page size, alignment above both
+ *                               256 MiB and the size rounded up to a power
+ *                               of two, unknown cache mode,
  *                               unknown flag, reserved field not zero
  *                       ENOSPC  the memory could not be allocated (larger
  *                               than the area, no contiguous range free, or
- *                               an alignment no free range can meet); the
- *                               kernel log says why: "cmabuf: alloc failed,
- *                               req-size: N pages, ..." always, and CMA's own
- *                               "cma_alloc: ... alloc failed" line for sizes
- *                               the page allocator could also serve (up to
- *                               its largest order, 4 MiB with 4 KiB pages);
- *                               larger requests are made with __GFP_NOWARN,
- *                               or the page allocator would WARN about the
- *                               order when dma-direct falls back to it
+ *                               an alignment no free range can meet), or
+ *                               the module-wide cap (max_bytes) would be
+ *                               exceeded; the kernel log says which, rate
+ *                               limited: "cmabuf: alloc failed, req-size:
+ *                               N pages, ..." or "cmabuf: max_bytes cap
+ *                               reached: ...".  Allocations are made with
+ *                               __GFP_NOWARN: neither CMA nor the page
+ *                               allocator logs anything of its own
+ *                       EDQUOT  the cap of the opener (opener_max_bytes;
+ *                               openers without CAP_SYS_ADMIN and
+ *                               CAP_SYS_RAWIO only) would be exceeded;
+ *                               "cmabuf: opener_max_bytes cap reached ..."
  *                       EOPNOTSUPP  cache mode not available from the
  *                               configured memory region (cached buffers
  *                               need a reusable CMA region)
@@ -73,21 +91,36 @@
  *   CMABUF_IOC_STATS    never fails (but EFAULT).
  *
  * Buffer ioctls (on a buffer descriptor):
- *   CMABUF_IOC_INFO     never fails (but EFAULT).
+ *   CMABUF_IOC_INFO     never fails (but EFAULT); works read-only.
  *   CMABUF_IOC_SYNC     EINVAL  unknown direction, reserved field not zero,
  *                               offset + length beyond the buffer
- *   CMABUF_IOC_RESIZE   EINVAL  as for ALLOC (size 0 is valid for file
+ *                       EBADF   CMABUF_SYNC_CPU on a descriptor not open
+ *                               for writing (invalidating discards stores
+ *                               not yet cleaned); CMABUF_SYNC_DEVICE works
+ *                               read-only
+ *   CMABUF_IOC_RESIZE   EBADF   not open for writing
+ *                       EPERM   a file made by DUP (or a reopen of one)
+ *                       EINVAL  as for ALLOC (size 0 is valid for file
  *                               buffers: it frees the memory, keeps the
  *                               file and cuts its size to 0)
- *                       ENOSPC  as for ALLOC; the buffer is unchanged
+ *                       ENOSPC, EDQUOT  as for ALLOC (the caps are those
+ *                               of the buffer's opener); the buffer is
+ *                               unchanged
  *                       EBUSY   a change of cache mode while the buffer is
  *                               mapped
  *                       EOPNOTSUPP  as for ALLOC
+ *   CMABUF_IOC_DUP      EINVAL  unknown flag, reserved field not zero
+ *                       EBADF   not open for writing, without
+ *                               CMABUF_DUP_RDONLY
+ *                       EMFILE  no free descriptor
+ *                       ENOMEM  the kernel's bookkeeping failed
  *
  * read/write: a read at or past the end returns 0, a write at or past the
  * end fails with ENOSPC; transfers that cross the end are shortened.
- * mmap: EINVAL for MAP_PRIVATE; pages past the end of the buffer give
- * SIGBUS when touched (as for a truncated file).
+ * mmap: EINVAL for MAP_PRIVATE, EPERM for PROT_EXEC (the buffers' file
+ * system is noexec); pages past the end of the buffer give SIGBUS when
+ * touched (as for a truncated file).  chmod and chown: EPERM.  ftruncate
+ * of a buffer that is not a file buffer: EINVAL (RESIZE sets its size).
  * For file buffers, "the end" is the file's size: a read at or past it
  * returns 0 and one across it is shortened; a write extends the file, and
  * when the buffer must grow and cannot, it writes what fits below the
@@ -206,12 +239,18 @@ struct cmabuf_info {
 /*
  * CMABUF_IOC_DUP: a new file of the same buffer, to hand to another process
  * (cmafs's descriptor hand-off).  It shares the memory, size and mappings'
- * fate with the original, but cannot change them: RESIZE fails with EPERM,
- * ftruncate with EPERM, and writes stop at the file's size (ENOSPC at or
- * past it).  CMABUF_DUP_RDONLY: a read-only file (no write, no writable
- * mapping, no SYNC_CPU).  CMABUF_DUP_NOADDR: INFO on it reports no
- * addresses (0), whoever calls.  The flags of a DUP of a DUP can only add
- * restrictions.
+ * fate with the original, but cannot change the size: RESIZE fails with
+ * EPERM, ftruncate (and truncate through /proc/PID/fd) with EPERM, and
+ * writes stop at the file's size (ENOSPC at or past it; one across it is
+ * shortened).  CMABUF_DUP_RDONLY: a read-only file (write fails with EBADF,
+ * a writable shared mapping or mprotect to writable with EACCES, SYNC_CPU
+ * with EBADF; it cannot be reopened for writing).  CMABUF_DUP_NOADDR: INFO
+ * on it reports no addresses (0), whoever calls.  The restrictions are
+ * those of the file's own dentry: a reopen through /proc/PID/fd keeps them,
+ * and a DUP of a DUP can only add to them.  INFO's files counts every
+ * struct file of the buffer (a mapping holds the file it was made from
+ * open until it is unmapped); files == 1 and maps == 0 on one's own
+ * descriptor mean that nobody else holds the buffer.
  */
 #define CMABUF_DUP_RDONLY	(1u << 0)
 #define CMABUF_DUP_CLOEXEC	(1u << 1)
