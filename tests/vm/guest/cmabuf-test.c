@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -1062,6 +1063,435 @@ static void t_file_mmap(void)
 	close(fd);
 	free(c);
 	ok(cma_back_to(base), "CmaFree back after the mapping tests");
+}
+
+/* ---- handed-out files, counts, privileges, limits ---------------------- */
+
+static int cb_dup(int fd, uint32_t flags)
+{
+	struct cmabuf_dup d;
+
+	memset(&d, 0, sizeof(d));
+	d.flags = flags | CMABUF_DUP_CLOEXEC;
+	return ioctl(fd, CMABUF_IOC_DUP, &d) < 0 ? -errno : d.fd;
+}
+
+/* Open the file of @fd again through /proc/self/fd; -errno on failure. */
+static int reopen(int fd, int flags)
+{
+	char path[64];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	r = open(path, flags | O_CLOEXEC);
+	return r < 0 ? -errno : r;
+}
+
+static bool counts(int fd, uint32_t files, uint32_t maps)
+{
+	struct cmabuf_info info;
+
+	if (cb_info(fd, &info))
+		return false;
+	if (info.files != files || info.maps != maps)
+		diag("files %u maps %u, expected %u %u", info.files, info.maps,
+		     files, maps);
+	return info.files == files && info.maps == maps;
+}
+
+static bool set_param(const char *name, uint64_t v)
+{
+	char path[128];
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "/sys/module/cmabuf/parameters/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return false;
+	r = fprintf(f, "%" PRIu64 "\n", v);
+	return (fclose(f) == 0) & (r > 0);
+}
+
+static void t_dup_rdonly(void)
+{
+	struct cmabuf_info info;
+	int fd = cb_alloc(2 * page, 0, CMABUF_CACHE_UNCACHED, NULL), ro, r;
+	char *m;
+
+	if (!ok(fd >= 0, "ALLOC a buffer to hand out"))
+		return;
+	ro = cb_dup(fd, CMABUF_DUP_RDONLY);
+	if (!ok(ro >= 0, "DUP RDONLY gives a descriptor (%d)", ro)) {
+		close(fd);
+		return;
+	}
+	ok(pwrite(fd, "a", 1, 0) == 1 && pwrite(ro, "b", 1, 0) == -1 && errno == EBADF,
+	   "DUP RDONLY: write fails with EBADF (the original writes)");
+	m = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0);
+	ok(m == MAP_FAILED && errno == EACCES,
+	   "DUP RDONLY: mmap PROT_WRITE MAP_SHARED fails with EACCES");
+	m = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ok(m != MAP_FAILED && m[0] == 'a', "... the original maps writable");
+	if (m != MAP_FAILED)
+		munmap(m, page);
+	m = mmap(NULL, page, PROT_READ, MAP_SHARED, ro, 0);
+	ok(m != MAP_FAILED && m[0] == 'a' &&
+	   mprotect(m, page, PROT_READ | PROT_WRITE) == -1 && errno == EACCES,
+	   "DUP RDONLY: a read-only mapping reads, mprotect to PROT_WRITE fails (EACCES)");
+	if (m != MAP_FAILED)
+		munmap(m, page);
+	ok(cb_resize(ro, 4 * page, 0, 0, NULL) == -EBADF &&
+	   cb_sync(ro, 0, 0, CMABUF_SYNC_CPU) == -EBADF &&
+	   cb_sync(ro, 0, 0, CMABUF_SYNC_DEVICE) == 0 && cb_info(ro, &info) == 0,
+	   "DUP RDONLY: RESIZE and SYNC_CPU fail with EBADF, SYNC_DEVICE and INFO work");
+	ok(cb_dup(ro, 0) == -EBADF, "DUP of a read-only file without RDONLY: EBADF");
+	r = cb_dup(ro, CMABUF_DUP_RDONLY);
+	ok(r >= 0, "DUP of a read-only file with RDONLY works");
+	if (r >= 0)
+		close(r);
+	r = reopen(ro, O_RDWR);
+	ok(r == -EACCES, "a handed-out read-only file cannot be reopened for writing (%d)", r);
+	if (r >= 0)
+		close(r);
+	r = reopen(ro, O_RDONLY);
+	ok(r >= 0, "... but for reading");
+	if (r >= 0)
+		close(r);
+	close(ro);
+	close(fd);
+}
+
+static void t_dup_rw(void)
+{
+	char b[256], path[64];
+	int fd = cb_alloc_file(2 * page, NULL), d, r;
+	uint64_t cap;
+
+	if (!ok(fd >= 0, "ALLOC a file buffer to hand out"))
+		return;
+	memset(b, 'h', sizeof(b));
+	pwrite(fd, b, 200, 800);	/* st_size 1000 */
+	cap = capacity(fd);
+	d = cb_dup(fd, 0);
+	if (!ok(d >= 0 && fsize(d) == 1000, "DUP read-write shares the file (st_size 1000)")) {
+		close(fd);
+		return;
+	}
+	ok(cb_resize(d, 4 * page, 0, 0, NULL) == -EPERM && capacity(fd) == cap,
+	   "DUP: RESIZE fails with EPERM");
+	ok(cb_resize(fd, 2 * page, 0, 0, NULL) == 0, "... the original resizes");
+	ok(ftruncate(d, 500) == -1 && errno == EPERM &&
+	   ftruncate(d, 5000) == -1 && errno == EPERM && fsize(fd) == 1000,
+	   "DUP: ftruncate down or up fails with EPERM");
+	ok(ftruncate(fd, 1000) == 0, "... the original truncates");
+	ok(pwrite(d, b, 10, 100) == 10 && pwrite(d, b, 100, 950) == 50 &&
+	   fsize(fd) == 1000,
+	   "DUP: writes below st_size work, one across it is shortened to it");
+	ok(pwrite(d, b, 1, 1000) == -1 && errno == ENOSPC &&
+	   pwrite(d, b, 1, 3 * page) == -1 && errno == ENOSPC &&
+	   fsize(fd) == 1000 && capacity(fd) == cap,
+	   "DUP: a write at or past st_size fails with ENOSPC; size and capacity unchanged");
+	ok(pwrite(fd, b, 1, 1000) == 1 && fsize(fd) == 1001 && ftruncate(fd, 1000) == 0,
+	   "... the original extends the file");
+	r = reopen(d, O_RDWR);
+	ok(r >= 0 && ftruncate(r, 10) == -1 && errno == EPERM &&
+	   cb_resize(r, page, 0, 0, NULL) == -EPERM,
+	   "a reopen of a handed-out file is handed out too (ftruncate, RESIZE: EPERM)");
+	if (r >= 0)
+		close(r);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", d);
+	ok(truncate(path, 10) == -1 && errno == EPERM && fsize(fd) == 1000,
+	   "truncate(2) through its /proc path: EPERM");
+	close(d);
+	close(fd);
+}
+
+static void t_counts(void)
+{
+	int fd = cb_alloc(3 * page, 0, CMABUF_CACHE_UNCACHED, NULL), d, d2, r;
+	char *m1, *m2;
+
+	if (!ok(fd >= 0, "ALLOC a buffer to count"))
+		return;
+	ok(counts(fd, 1, 0), "INFO: a new buffer has files 1, maps 0");
+	d2 = dup(fd);
+	ok(counts(fd, 1, 0), "INFO: dup(2) shares the file (files 1)");
+	close(d2);
+	d = cb_dup(fd, 0);
+	ok(d >= 0 && counts(fd, 2, 0) && counts(d, 2, 0), "INFO: DUP makes files 2");
+	m1 = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	m2 = mmap(NULL, page, PROT_READ, MAP_SHARED, d, 0);
+	ok(m1 != MAP_FAILED && m2 != MAP_FAILED && counts(fd, 2, 2),
+	   "INFO: two mappings: maps 2");
+	r = reopen(fd, O_RDWR);
+	ok(r >= 0 && counts(fd, 3, 2), "INFO: a reopen through /proc/self/fd: files 3");
+	close(d);
+	ok(counts(fd, 3, 2), "INFO: closing a mapped DUP keeps its file (files 3)");
+	munmap(m2, page);
+	ok(counts(fd, 2, 1), "INFO: unmapping it closes it (files 2, maps 1)");
+	munmap(m1 + page, page);
+	ok(counts(fd, 2, 2), "INFO: unmapping the middle page splits a mapping (maps 2)");
+	close(r);
+	ok(counts(fd, 1, 2), "INFO: closing the reopen: files 1");
+	munmap(m1, page);
+	munmap(m1 + 2 * page, page);
+	ok(counts(fd, 1, 0), "INFO: all unmapped: files 1, maps 0 (only the caller holds it)");
+	close(fd);
+}
+
+static void t_noaddr(void)
+{
+	struct cmabuf_info i0, i1, i2;
+	int fd = cb_alloc(2 * page, 0, CMABUF_CACHE_UNCACHED, NULL), n, n2, r;
+
+	if (!ok(fd >= 0, "ALLOC a buffer for NOADDR"))
+		return;
+	n = cb_dup(fd, CMABUF_DUP_NOADDR);
+	ok(n >= 0 && cb_info(fd, &i0) == 0 && cb_info(n, &i1) == 0 &&
+	   i0.phys_addr && i0.dma_addr && !i1.phys_addr && !i1.dma_addr &&
+	   i1.size == i0.size,
+	   "DUP NOADDR: INFO reports addresses 0 (the original: 0x%" PRIx64 ")",
+	   (uint64_t)i0.phys_addr);
+	n2 = n >= 0 ? cb_dup(n, 0) : -1;
+	ok(n2 >= 0 && cb_info(n2, &i2) == 0 && !i2.phys_addr && !i2.dma_addr,
+	   "a DUP of a NOADDR file without the flag still has no addresses");
+	r = n >= 0 ? reopen(n, O_RDWR) : -1;
+	ok(r >= 0 && cb_info(r, &i2) == 0 && !i2.phys_addr,
+	   "a reopen of a NOADDR file has no addresses");
+	if (r >= 0)
+		close(r);
+	if (n2 >= 0)
+		close(n2);
+	if (n >= 0)
+		close(n);
+	close(fd);
+}
+
+static void t_fmode(void)
+{
+	struct cmabuf_version v;
+	struct cmabuf_stats st;
+	struct cmabuf_info info;
+	int rd = open(CMABUF_DEVICE, O_RDONLY | O_CLOEXEC), fd, ro, r = -1;
+
+	ok(rd >= 0 && ioctl(rd, CMABUF_IOC_VERSION, &v) == 0 &&
+	   ioctl(rd, CMABUF_IOC_STATS, &st) == 0,
+	   "/dev/cmabuf read-only: VERSION and STATS work");
+	{
+		struct cmabuf_alloc a;
+
+		memset(&a, 0, sizeof(a));
+		a.size = page;
+		a.flags = CMABUF_ALLOC_CLOEXEC;
+		ok(ioctl(rd, CMABUF_IOC_ALLOC, &a) == -1 && errno == EBADF,
+		   "/dev/cmabuf read-only: ALLOC fails with EBADF");
+		ok(ioctl(devfd, CMABUF_IOC_ALLOC, &a) == 0 && close(a.fd) == 0,
+		   "... read-write: ALLOC works");
+	}
+	if (rd >= 0)
+		close(rd);
+	fd = cb_alloc(2 * page, 0, CMABUF_CACHE_CACHED, NULL);
+	ro = fd >= 0 ? reopen(fd, O_RDONLY) : -1;
+	if (!ok(ro >= 0, "a buffer reopened read-only"))
+		goto out;
+	ok(cb_resize(ro, 4 * page, 0, CMABUF_CACHE_CACHED, NULL) == -EBADF &&
+	   cb_resize(fd, 4 * page, 0, CMABUF_CACHE_CACHED, NULL) == 0,
+	   "RESIZE on a read-only file: EBADF (read-write: works)");
+	ok(cb_sync(ro, 0, 0, CMABUF_SYNC_CPU) == -EBADF &&
+	   cb_sync(fd, 0, 0, CMABUF_SYNC_CPU) == 0,
+	   "SYNC_CPU on a read-only file: EBADF (read-write: works)");
+	ok(cb_sync(ro, 0, 0, CMABUF_SYNC_DEVICE) == 0 && cb_info(ro, &info) == 0 &&
+	   info.size == 4 * (uint64_t)page,
+	   "SYNC_DEVICE and INFO on a read-only file work");
+	ok(cb_dup(ro, 0) == -EBADF && (r = cb_dup(ro, CMABUF_DUP_RDONLY)) >= 0,
+	   "DUP of a read-only file: EBADF unless RDONLY");
+	if (r >= 0)
+		close(r);
+	close(ro);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+static void t_noexec_attrs(void)
+{
+	int fd = cb_alloc(2 * page, 0, CMABUF_CACHE_UNCACHED, NULL);
+	struct stat st;
+	char *m;
+
+	if (!ok(fd >= 0, "ALLOC a buffer for mode checks"))
+		return;
+	m = mmap(NULL, page, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	ok(m == MAP_FAILED && errno == EPERM, "mmap PROT_EXEC fails with EPERM (noexec)");
+	m = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+	ok(m != MAP_FAILED && mprotect(m, page, PROT_READ | PROT_EXEC) == -1 &&
+	   errno == EACCES, "PROT_READ maps; mprotect to PROT_EXEC fails (EACCES)");
+	if (m != MAP_FAILED)
+		munmap(m, page);
+	ok(fchmod(fd, 0644) == -1 && errno == EPERM &&
+	   fchown(fd, 1, 1) == -1 && errno == EPERM &&
+	   fstat(fd, &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_uid == 0,
+	   "fchmod and fchown fail with EPERM; mode 0600, owner root");
+	ok(futimens(fd, NULL) == 0, "... timestamps can be set");
+	ok(ftruncate(fd, page) == -1 && errno == EINVAL &&
+	   fstat(fd, &st) == 0 && st.st_size == 2 * page,
+	   "ftruncate of a buffer that is no file buffer: EINVAL, st_size unchanged");
+	close(fd);
+}
+
+/* Bytes stored through a mapping past the end must not come back. */
+static void t_tail_zero(void)
+{
+	int fd = cb_alloc_file(4 * page, NULL);
+	char *m, *c = malloc(4 * page);
+	bool zero;
+
+	if (!ok(fd >= 0, "ALLOC a file buffer for the tail tests")) {
+		free(c);
+		return;
+	}
+	ftruncate(fd, page + 1000);
+	m = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	m[page + 2000] = 'z';	/* past the end, in its last page */
+	ok(m[page + 2000] == 'z' && pread(fd, c, 1, page + 2000) == 0,
+	   "a store past the end in the last page is seen by the mapping only");
+	ftruncate(fd, 100);
+	ftruncate(fd, 3 * page);
+	zero = pread(fd, c, 3 * page, 0) == 3 * page && all_zero(c + 100, 3 * page - 100);
+	ok(zero && m[page + 2000] == 0,
+	   "shrink below that page, regrow with ftruncate: it reads zero");
+	ftruncate(fd, page + 1000);
+	m[page + 2000] = 'y';
+	ftruncate(fd, 100);
+	ok(pwrite(fd, "w", 1, 3 * page - 1) == 1 &&
+	   pread(fd, c, 3 * page, 0) == 3 * page && all_zero(c + 100, 3 * page - 101),
+	   "shrink, then a write far past the end: the hole reads zero");
+	munmap(m, 4 * page);
+	close(fd);
+	free(c);
+}
+
+/* The child of t_unprivileged: no capabilities, uid 65534. */
+static int unpriv_child(void)
+{
+	struct cmabuf_alloc a;
+	struct cmabuf_info info;
+	struct cmabuf_resize r;
+	int dev2, fd, fd2, d;
+
+	failures = 0;
+	if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+		return 100;
+	devfd = open(CMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	if (!ok(devfd >= 0, "unprivileged: open %s (%s)", CMABUF_DEVICE, strerror(errno)))
+		return 1;
+	fd = cb_alloc(4 * MiB, 0, CMABUF_CACHE_UNCACHED, &a);
+	ok(fd >= 0 && !a.phys_addr && !a.dma_addr,
+	   "unprivileged opener: ALLOC works and reports addresses 0");
+	ok(fd >= 0 && cb_info(fd, &info) == 0 && !info.phys_addr && !info.dma_addr &&
+	   info.size == 4 * MiB, "unprivileged opener: INFO reports addresses 0");
+	ok(fd >= 0 && cb_resize(fd, 2 * MiB, 0, 0, &r) == 0 && !r.phys_addr &&
+	   !r.dma_addr, "unprivileged opener: RESIZE reports addresses 0");
+	fd2 = cb_alloc(8 * MiB, 0, CMABUF_CACHE_UNCACHED, NULL);
+	ok(fd2 == -EDQUOT, "per-opener cap (8 MiB, 2 MiB held): ALLOC 8 MiB fails with EDQUOT (%d)", fd2);
+	if (fd2 >= 0)
+		close(fd2);
+	fd2 = cb_alloc(4 * MiB, 0, CMABUF_CACHE_UNCACHED, NULL);
+	ok(fd2 >= 0, "... 4 MiB more fits under it");
+	ok(fd >= 0 && cb_resize(fd, 6 * MiB, 0, 0, NULL) == -EDQUOT,
+	   "... growth by RESIZE is charged to the opener too (EDQUOT)");
+	dev2 = open(CMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	{
+		int keep = devfd;
+
+		devfd = dev2;
+		d = cb_alloc(4 * MiB, 0, CMABUF_CACHE_UNCACHED, NULL);
+		devfd = keep;
+	}
+	ok(d >= 0, "another open of the device has a cap of its own");
+	if (d >= 0)
+		close(d);
+	if (fd2 >= 0)
+		close(fd2);
+	if (fd >= 0)
+		close(fd);
+	close(dev2);
+	close(devfd);
+	return failures;
+}
+
+static void t_unprivileged(void)
+{
+	size_t from = klog_len();
+	struct cmabuf_alloc a;
+	int st, fd, cfd;
+	pid_t pid;
+
+	if (!ok(chmod(CMABUF_DEVICE, 0666) == 0 && set_param("opener_max_bytes", 8 * MiB),
+		"chmod 0666 /dev/cmabuf, opener_max_bytes=8M"))
+		return;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0)
+		_exit(unpriv_child());
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		diag("unprivileged child: status 0x%x", st);
+		failures++;
+	}
+	ok(klog_has(from, "opener_max_bytes cap reached", "opener_max_bytes"),
+	   "the per-opener cap logs a line naming it and how to raise it");
+	fd = cb_alloc(12 * MiB, 0, CMABUF_CACHE_UNCACHED, &a);
+	ok(fd >= 0 && a.phys_addr, "a privileged opener has no per-opener cap and sees addresses");
+	cfd = fd >= 0 ? cb_dup(fd, 0) : -1;
+	{
+		struct cmabuf_info info;
+
+		ok(cfd >= 0 && cb_info(cfd, &info) == 0 && info.phys_addr == a.phys_addr,
+		   "... and so do DUPs of its buffers");
+	}
+	if (cfd >= 0)
+		close(cfd);
+	if (fd >= 0)
+		close(fd);
+	set_param("opener_max_bytes", 0);
+	chmod(CMABUF_DEVICE, 0600);
+}
+
+static void t_module_cap(void)
+{
+	size_t from = klog_len();
+	struct cmabuf_stats s0, s1;
+	int fd;
+
+	cb_stats(&s0);
+	if (!ok(set_param("max_bytes", s0.bytes + 6 * MiB), "max_bytes set to 6 MiB above what is held"))
+		return;
+	fd = cb_alloc(8 * MiB, 0, CMABUF_CACHE_UNCACHED, NULL);
+	cb_stats(&s1);
+	ok(fd == -ENOSPC && s1.alloc_failures == s0.alloc_failures + 1,
+	   "module-wide cap: ALLOC 8 MiB fails with ENOSPC (%d), one failure counted", fd);
+	if (fd >= 0)
+		close(fd);
+	ok(klog_has(from, "max_bytes cap reached", "parameters/max_bytes"),
+	   "the module-wide cap logs a line naming it and how to raise it");
+	fd = cb_alloc(4 * MiB, 0, CMABUF_CACHE_UNCACHED, NULL);
+	ok(fd >= 0, "... 4 MiB fits under it");
+	if (fd >= 0)
+		close(fd);
+	set_param("max_bytes", 0);
+	fd = cb_alloc(8 * MiB, 0, CMABUF_CACHE_UNCACHED, NULL);
+	ok(fd >= 0, "max_bytes=0 (the default, half of RAM): 8 MiB works again");
+	if (fd >= 0)
+		close(fd);
+}
+
+static void t_no_kernel_warnings(void)
+{
+	ok(!klog_has(0, "WARNING:", NULL) && !klog_has(0, "BUG:", NULL) &&
+	   !klog_has(0, "Call trace:", NULL) && !klog_has(0, "VFS: Busy inodes", NULL),
+	   "no kernel WARNING, BUG, call trace or busy-inode line in the log");
 }
 
 static void t_random_rounds(int rounds)
@@ -2196,6 +2626,33 @@ static void prefault(void)
 		pthread_join(t[i], NULL);
 }
 
+/*
+ * For cmabuf.sh: a buffer held by a mapping only (of a file made by DUP,
+ * every descriptor closed) must keep the module loaded.  Says "ready" and
+ * waits to be killed.
+ */
+static int hold_mode(void)
+{
+	struct cmabuf_alloc a;
+	int fd, d;
+	char *m;
+
+	devfd = open(CMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	fd = devfd >= 0 ? cb_alloc(2 * page, 0, CMABUF_CACHE_UNCACHED, &a) : -1;
+	d = fd >= 0 ? cb_dup(fd, 0) : -1;
+	m = d >= 0 ? mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, d, 0) : MAP_FAILED;
+	if (m == MAP_FAILED)
+		return 1;
+	close(d);
+	close(fd);
+	close(devfd);
+	m[0] = 1;
+	printf("ready\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	struct utsname u;
@@ -2211,6 +2668,8 @@ int main(int argc, char **argv)
 		return dma32_check();
 	if (argc > 1 && !strcmp(argv[1], "--dt"))
 		return dt_mode();
+	if (argc > 1 && !strcmp(argv[1], "--hold"))
+		return hold_mode();
 	if (argc > 1)
 		seed = strtoull(argv[1], NULL, 0);
 	if (!seed)
@@ -2244,6 +2703,15 @@ int main(int argc, char **argv)
 	t_concurrency();
 	t_file_concurrency();
 	t_fuse_passthrough();
+	t_dup_rdonly();
+	t_dup_rw();
+	t_counts();
+	t_noaddr();
+	t_fmode();
+	t_noexec_attrs();
+	t_tail_zero();
+	t_unprivileged();
+	t_module_cap();
 
 	ok(cma_back_to(base) && cb_stats(&st) == 0 && st.buffers == 0 &&
 	   st.bytes == 0, "at the end CmaFree is at its baseline (%ld kB)", base);
@@ -2258,6 +2726,7 @@ int main(int argc, char **argv)
 	   "after the locked-page test no buffer is left");
 	diag("CmaFree %ld kB after it (%ld kB still lent out)", cma_free_exact_kb(),
 	     base - cma_free_exact_kb());
+	t_no_kernel_warnings();
 	close(devfd);
 	return failures ? 1 : 0;
 }

@@ -14,6 +14,29 @@ else
 fi
 ./cmabuf-test "${SEED:-1}"
 rc=$?
+# A mapping alone keeps the module: its file holds the internal mount, whose
+# superblock holds the module (refcnt), so rmmod must refuse.
+./cmabuf-test --hold > /tmp/hold.out &
+hold=$!
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	grep -q ready /tmp/hold.out && break
+	sleep 1
+done
+held=$(cat /sys/module/cmabuf/refcnt)
+if grep -q ready /tmp/hold.out && [ "$held" -ge 1 ] && ! rmmod cmabuf 2>/dev/null; then
+	echo "ok - [$r] a mapped buffer with every descriptor closed keeps the module (refcnt $held, rmmod refused)"
+else
+	echo "not ok - [$r] a mapped buffer with every descriptor closed keeps the module (refcnt $held)"
+	rc=1
+fi
+kill "$hold"
+wait "$hold" 2>/dev/null
+if [ "$(cat /sys/module/cmabuf/refcnt)" = 0 ]; then
+	echo "ok - [$r] once it is unmapped the module is free (refcnt 0)"
+else
+	echo "not ok - [$r] once it is unmapped the module is free (refcnt $(cat /sys/module/cmabuf/refcnt))"
+	rc=1
+fi
 if rmmod cmabuf; then
 	echo "ok - [$r] rmmod cmabuf once every buffer is gone"
 else
