@@ -66,6 +66,19 @@ struct backend_ops {
 	 * the buffer by itself (a passthrough write past the end).
 	 */
 	int (*refresh)(struct backend *be, struct buffer *buf);
+	/*
+	 * A new descriptor of @buf for another process (the descriptor
+	 * hand-off, handoff.c), close-on-exec: read-only unless @writable,
+	 * reporting no addresses unless @addresses, and unable to move or
+	 * resize the buffer.  Returns it or a negative errno.
+	 */
+	int (*handout)(struct backend *be, struct buffer *buf, bool writable,
+		       bool addresses);
+	/*
+	 * Does a handed-out descriptor (or a mapping of one) still hold
+	 * @buf?  1 yes, 0 no, negative errno when it cannot tell.
+	 */
+	int (*held)(struct backend *be, struct buffer *buf);
 	/* Give the memory back and close buf->fd. */
 	void (*release)(struct backend *be, struct buffer *buf);
 	void (*stats)(struct backend *be, struct pool_stats *st);
@@ -95,6 +108,8 @@ struct backend {
 	 * sim: a memfd grows without limit).
 	 */
 	bool bounded_growth;
+	/* Handed-out descriptors are cmabuf.ko buffers (its ioctls work). */
+	bool cmabuf_fds;
 };
 
 struct sim_config {

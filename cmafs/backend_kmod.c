@@ -140,6 +140,36 @@ static int kmod_sync(struct backend *be, struct buffer *buf, uint64_t off,
 	return ioctl(buf->fd, CMABUF_IOC_SYNC, &s) < 0 ? -errno : 0;
 }
 
+/*
+ * The helper's DUP: a file of the same buffer that cannot resize it, so
+ * that allocations stay ours (and the quota's), never a client's.
+ */
+static int kmod_handout(struct backend *be, struct buffer *buf, bool writable,
+			bool addresses)
+{
+	struct cmabuf_dup d = {
+		.flags = CMABUF_DUP_CLOEXEC |
+			 (writable ? 0 : CMABUF_DUP_RDONLY) |
+			 (addresses ? 0 : CMABUF_DUP_NOADDR),
+	};
+
+	(void)be;
+	if (ioctl(buf->fd, CMABUF_IOC_DUP, &d) < 0)
+		return errno == ENOTTY ? -EOPNOTSUPP : -errno;
+	return d.fd;
+}
+
+/* Our descriptor is one file; anything more is someone else's. */
+static int kmod_held(struct backend *be, struct buffer *buf)
+{
+	struct cmabuf_info info;
+
+	(void)be;
+	if (ioctl(buf->fd, CMABUF_IOC_INFO, &info) < 0)
+		return -errno;
+	return info.files > 1 || info.maps > 0;
+}
+
 static void kmod_release(struct backend *be, struct buffer *buf)
 {
 	struct kmod *k = to_kmod(be);
@@ -208,6 +238,8 @@ static const struct backend_ops kmod_ops = {
 	.resize = kmod_resize,
 	.refresh = kmod_refresh,
 	.sync = kmod_sync,
+	.handout = kmod_handout,
+	.held = kmod_held,
 	.release = kmod_release,
 	.stats = kmod_stats,
 	.stats_extra = kmod_stats_extra,
@@ -249,6 +281,7 @@ struct backend *backend_kmod_new(const char *devpath)
 	k->be.page_size = v.page_size;
 	k->be.empty_buffers = true;
 	k->be.bounded_growth = true;
+	k->be.cmabuf_fds = true;
 	k->dev = dev;
 	k->alloc_flags = CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE;
 	/*

@@ -10,8 +10,10 @@
  * addresses are invented from phys_base and must never reach hardware.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -156,6 +158,47 @@ static int sim_sync(struct backend *be, struct buffer *buf, uint64_t off,
 	return 0;
 }
 
+/*
+ * A new open file of the memfd (not a dup: the client gets its own offset
+ * and access mode), marked with an OFD read lock.  The lock lives as long
+ * as that open file does, through every dup and mapping of it, so a write
+ * lock test on our own descriptor tells whether any is left (sim_held).
+ * A client can drop the lock or reopen the memfd unmarked: then only the
+ * simulated addresses are given back early; the memory is the client's
+ * memfd pages, charged to whoever touched them.
+ */
+static int sim_handout(struct backend *be, struct buffer *buf, bool writable,
+		       bool addresses)
+{
+	struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	char path[64];
+	int fd;
+
+	(void)be;
+	(void)addresses;	/* a memfd has none to tell */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", buf->fd);
+	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_OFD_SETLK, &lock) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int sim_held(struct backend *be, struct buffer *buf)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	(void)be;
+	if (fcntl(buf->fd, F_OFD_GETLK, &lock) < 0)
+		return -errno;
+	return lock.l_type != F_UNLCK;
+}
+
 static void sim_release(struct backend *be, struct buffer *buf)
 {
 	struct sim *s = to_sim(be);
@@ -205,6 +248,8 @@ static const struct backend_ops sim_ops = {
 	.alloc = sim_alloc,
 	.resize = sim_resize,
 	.sync = sim_sync,
+	.handout = sim_handout,
+	.held = sim_held,
 	.release = sim_release,
 	.stats = sim_stats,
 	.stats_extra = sim_stats_extra,

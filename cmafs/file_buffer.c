@@ -39,7 +39,8 @@ const char *fb_map(struct fs *fs, struct node *n)
 	struct file_data *f = &n->file;
 	void *p;
 
-	if (f->map || !f->has_buf || !fs->be->map_reads)
+	/* A writable hand-off may cut the file under a mapping: SIGBUS. */
+	if (f->map || !f->has_buf || !fs->be->map_reads || f->handed_rw)
 		return f->map;
 	p = mmap(NULL, f->buf.size, PROT_READ, MAP_SHARED, f->buf.fd, 0);
 	if (p == MAP_FAILED)
@@ -231,7 +232,8 @@ static void follow_time(struct timespec *node, struct timespec *seen,
 }
 
 /*
- * Under passthrough the buffer's file is the truth about the write times,
+ * Under passthrough, or once handed out writable (handoff.c), the
+ * buffer's file is the truth about the write times,
  * and, where the kernel may write into it (read-only opens cannot; see
  * writes_pass_through() in ops_file.c), about st_size: kmod's helper grows
  * the buffer itself within the CMA area, and we follow.  A file that holds
@@ -244,7 +246,8 @@ void fb_refresh(struct fs *fs, struct node *n)
 	uint64_t size;
 	struct stat st;
 
-	if (!f->has_file || !pt_active() || fstat(f->buf.fd, &st))
+	if (!f->has_file || (!pt_active() && !f->handed_rw) ||
+	    fstat(f->buf.fd, &st))
 		return;
 	follow_time(&n->mtime, &f->seen_mtime, &st.st_mtim);
 	follow_time(&n->ctime, &f->seen_ctime, &st.st_ctim);

@@ -69,6 +69,13 @@ struct file_data {
 	struct timespec seen_mtime, seen_ctime;	/* buf.fd's, last looked at */
 	void *map;			/* daemon's view, for serving reads */
 	uint64_t map_len;
+	/*
+	 * Handed out (handoff.c): someone else may hold the buffer beyond
+	 * the file's life (held.c), and, if writable, change its file's
+	 * size behind our back (fb_refresh follows, fb_map stays away).
+	 */
+	bool handed, handed_rw;
+	bool held;			/* in fs.held: outlives its file */
 };
 
 struct node {
@@ -144,6 +151,10 @@ struct fs {
 	struct counters ct;
 	struct quota quota;
 	struct opened open_list;	/* circular; fs.lock */
+	/* Dead files whose buffer a handed-out descriptor holds (held.c). */
+	fuse_ino_t *held;
+	size_t nheld, held_cap;
+	bool allow_other;		/* -o allow_other: others may use it */
 };
 
 /* namespace.c */
@@ -192,6 +203,10 @@ int fb_sync_begin(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
 		  struct buffer *out);
 int fb_sync_end(struct fs *fs, struct buffer *b, uint64_t off, uint64_t len,
 		unsigned int direction);
+
+/* held.c: buffers that outlive their file, under fs.lock */
+bool held_keep(struct fs *fs, struct node *n);
+void held_check(struct fs *fs);
 
 /* stats.c */
 char *stats_render(struct fs *fs, size_t *len);

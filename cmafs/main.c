@@ -17,6 +17,7 @@
 #include "fs.h"
 #include "deferred.h"
 #include "log.h"
+#include "handoff.h"
 #include "mountpoint.h"
 #include "options.h"
 #include "passthrough.h"
@@ -111,8 +112,13 @@ static int run(struct fs *fs, const struct cmafs_options *o)
 		log_err("cannot start the sync thread");
 		goto out_unmount;
 	}
+	if (handoff_start(fs, o->mountpoint, o->socket)) {
+		deferred_stop();
+		goto out_unmount;
+	}
 	ret = fuse_session_loop(fs->se);
 	log_exit(fs, o->mountpoint, ret);
+	handoff_stop();
 	/* libfuse reports the signal that ended the loop: that is success. */
 	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
 		ret = 0;
@@ -195,6 +201,7 @@ static int start(struct fs *fs, struct cmafs_options *o,
 	if (o->max_inodes == 0 || fs->max_buffer_fds < o->max_inodes)
 		log_info("RLIMIT_NOFILE leaves room for %" PRIu64 " buffer descriptors, fewer than max_inodes=%" PRIu64 " (0: no limit): users may run out of descriptors (ENOSPC) before inodes; raise the limit (LimitNOFILE=) or lower max_inodes=",
 			 fs->max_buffer_fds, o->max_inodes);
+	fs->allow_other = o->allow_other;
 	fs->owner = getuid();
 	fs->group = getgid();
 	if (ns_init(fs, 01777)) {
@@ -224,5 +231,6 @@ int main(int argc, char *argv[])
 	fuse_opt_free_args(&args);
 	free(o.mountpoint);
 	free(o.log_file);
+	free(o.socket);
 	return ret;
 }

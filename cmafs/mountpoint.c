@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -31,6 +32,32 @@ static bool cmafs_mounted_on(const char *path)
 			continue;
 		/* mountinfo escapes blanks as \040: compare as written */
 		found = !strcmp(mp, path) && !strcmp(type, "fuse.cmafs");
+	}
+	fclose(f);
+	return found;
+}
+
+int mountpoint_dev(const char *path, dev_t *dev)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	int found = -1;
+
+	if (!f)
+		return -1;
+	/* The last match: a mount on top of ours hides it. */
+	while (fgets(line, sizeof(line), f)) {
+		char mp[PATH_MAX], type[64];
+		char *sep = strstr(line, " - ");
+		unsigned int major, minor;
+
+		if (!sep || sscanf(line, "%*s %*s %u:%u %*s %4095s", &major,
+				   &minor, mp) != 3 ||
+		    sscanf(sep + 3, "%63s", type) != 1 || strcmp(mp, path))
+			continue;
+		found = strcmp(type, "fuse.cmafs") ? -1 : 0;
+		if (!found)
+			*dev = makedev(major, minor);
 	}
 	fclose(f);
 	return found;

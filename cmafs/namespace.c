@@ -315,6 +315,8 @@ void ns_maybe_free(struct fs *fs, struct node *n)
 {
 	if (n->nlink || n->opens)
 		return;
+	if (S_ISREG(n->mode) && held_keep(fs, n))
+		return;
 	if (S_ISREG(n->mode))
 		fb_release(fs, n);
 	free_xattrs(fs, n);
@@ -452,6 +454,7 @@ void ns_destroy(struct fs *fs)
 		}
 	}
 	free(fs->htab);
+	free(fs->held);
 	free(fs->nodes);
 	free(fs->free_inos);
 }

@@ -18,6 +18,7 @@
 #include "ops.h"
 #include "parse.h"
 #include "deferred.h"
+#include "handoff.h"
 #include "passthrough.h"
 #include "views.h"
 
@@ -30,6 +31,12 @@ static int cma_get(fuse_req_t req, struct fs *fs, struct node *n,
 {
 	const struct file_data *f = &n->file;
 
+	/* Where to ask for buffer descriptors: on every file, for clients. */
+	if (!strcmp(attr, "socket")) {
+		const char *path = handoff_socket();
+
+		return path ? snprintf(buf, buflen, "%s", path) : -ENODATA;
+	}
 	if (!S_ISREG(n->mode))
 		return -ENODATA;
 	fb_refresh(fs, n);
@@ -65,7 +72,7 @@ static const char *cma_hint(const char *attr, int err)
 		     !strcmp(attr, "sync");
 
 	if (err == -EPERM)
-		return "phys_addr, dma_addr, size and mmap are read-only";
+		return "phys_addr, dma_addr, size, mmap and socket are read-only";
 	if (err == -EINVAL && !known)
 		return "the user.cma.* attributes to set are cache, align and sync";
 	if (err == -EINVAL && !strcmp(attr, "cache"))
@@ -98,7 +105,8 @@ static int cma_set(fuse_req_t req, struct fs *fs, fuse_ino_t ino,
 		return 1;
 	}
 	if (!strcmp(attr, "phys_addr") || !strcmp(attr, "dma_addr") ||
-	    !strcmp(attr, "size") || !strcmp(attr, "mmap"))
+	    !strcmp(attr, "size") || !strcmp(attr, "mmap") ||
+	    !strcmp(attr, "socket"))
 		return -EPERM;
 	return -EINVAL;
 }
@@ -239,10 +247,12 @@ static void cmafs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	if (!strncmp(name, CMA_PREFIX, CMA_PREFIX_LEN)) {
-		char small[64];
+		char small[128];	/* an address, a number, a socket path */
 
 		len = cma_get(req, fs, n, name + CMA_PREFIX_LEN, small,
 			      sizeof(small));
+		if (len >= (int)sizeof(small))
+			len = -ERANGE;
 		pthread_mutex_unlock(&fs->lock);
 		if (len == -EACCES)
 			reply_refusal(req, ino, NULL, "getxattr (not the owner)",
@@ -293,6 +303,8 @@ static void cmafs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 			fprintf(out, CMA_PREFIX "%s%c", cma_names[i], '\0');
 		}
 	}
+	if (n && n->ino == ROOT_INO && handoff_socket())
+		fprintf(out, CMAFS_SOCKET_XATTR "%c", '\0');
 	for (struct xattr *x = n ? n->xattrs : NULL; x; x = x->next)
 		fprintf(out, "%s%c", x->name, '\0');
 	pthread_mutex_unlock(&fs->lock);

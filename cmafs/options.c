@@ -11,7 +11,7 @@
 enum {
 	KEY_BACKEND, KEY_POOL, KEY_PHYS_BASE, KEY_CACHE, KEY_ALIGN,
 	KEY_PASSTHROUGH, KEY_QUOTA, KEY_MAX_INODES, KEY_USER_INODES,
-	KEY_MAX_XATTR, KEY_USER_XATTR, KEY_LOG,
+	KEY_MAX_XATTR, KEY_USER_XATTR, KEY_LOG, KEY_SOCKET,
 };
 
 static const struct fuse_opt cmafs_opts[] = {
@@ -27,6 +27,7 @@ static const struct fuse_opt cmafs_opts[] = {
 	FUSE_OPT_KEY("max_xattr=", KEY_MAX_XATTR),
 	FUSE_OPT_KEY("user_xattr=", KEY_USER_XATTR),
 	FUSE_OPT_KEY("log=", KEY_LOG),
+	FUSE_OPT_KEY("socket=", KEY_SOCKET),
 	FUSE_OPT_END
 };
 
@@ -43,6 +44,7 @@ static const char *const expected[] = {
 	[KEY_MAX_XATTR] = "a size such as 16M (0: no limit)",
 	[KEY_USER_XATTR] = "a size such as 1M (0: no limit)",
 	[KEY_LOG] = "syslog, stderr or the absolute path of a file",
+	[KEY_SOCKET] = "auto, none or an absolute path shorter than 108 bytes",
 };
 
 static int set_option(struct cmafs_options *o, int key, const char *val)
@@ -86,6 +88,14 @@ static int set_option(struct cmafs_options *o, int key, const char *val)
 		else
 			return -1;
 		return 0;
+	case KEY_SOCKET:
+		free(o->socket);
+		o->socket = NULL;
+		if (!strcmp(val, "auto"))
+			return 0;
+		if (strcmp(val, "none") && (val[0] != '/' || len >= 108))
+			return -1;
+		return (o->socket = strdup(val)) ? 0 : -1;
 	}
 	return -1;
 }
@@ -103,6 +113,8 @@ static int process(void *data, const char *arg, int key,
 		o->mountpoint = strdup(arg);
 		return 0;
 	}
+	if (key == FUSE_OPT_KEY_OPT && !strcmp(arg, "allow_other"))
+		o->allow_other = true;
 	if (key < 0)
 		return 1;
 	val = strchr(arg, '=') + 1;
@@ -180,7 +192,10 @@ void options_usage(const char *prog)
 	       "    -o user_xattr=SIZE         ... per user, root exempt (1M)\n"
 	       "        (users stop 1/16 short of the max_ limits: root's reserve)\n"
 	       "    -o log=syslog|stderr|FILE  where log lines go (stderr with -f,\n"
-	       "                               else syslog, else stderr)\n\n"
+	       "                               else syslog, else stderr)\n"
+	       "    -o socket=auto|none|PATH   the buffer descriptor hand-off's\n"
+	       "                               socket (auto: /run/cmafs/NAME.sock,\n"
+	       "                               /tmp/cmafs-UID/NAME.sock if not root)\n\n"
 	       "general options:\n"
 	       "    -f                         stay in the foreground\n"
 	       "    -d, -o debug               foreground, and trace every request\n"

@@ -24,6 +24,8 @@ struct cmafs_options {
 	enum log_target log;
 	char *log_file;			/* log=FILE */
 	char *mountpoint;
+	char *socket;			/* socket=: NULL for auto */
+	bool allow_other;		/* passed on to FUSE, noted for us */
 	bool foreground, debug, single_thread, help, version;
 };
 

@@ -224,6 +224,8 @@ char *view_render(struct fs *fs, fuse_ino_t ino, uid_t reader, size_t *len)
 	size_t size = 0;
 	FILE *out;
 
+	/* What hand-offs no longer hold is free, not an orphan. */
+	held_check(fs);
 	if (ino == STATS_INO)
 		return stats_render(fs, len);
 	refresh_all(fs);

@@ -19,12 +19,12 @@ report() { # status description output
 out=$(cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
 	--enable=warning,style,performance,portability \
 	--suppress=unusedStructMember:cmafs/passthrough.c \
-	-Iinclude -Icmafs cmafs/*.c 2>&1)
-report $? "cppcheck: no warnings in cmafs/" "$out"
-out=$(clang-tidy -quiet cmafs/*.c -- "${flags[@]}" 2>&1 |
+	-Iinclude -Icmafs -Ilib cmafs/*.c lib/*.c 2>&1)
+report $? "cppcheck: no warnings in cmafs/ and lib/" "$out"
+out=$(clang-tidy -quiet cmafs/*.c lib/*.c -- "${flags[@]}" -Ilib 2>&1 |
 	grep -E 'warning|error' | grep -vE '^[0-9]+ warnings? (and [0-9]+ errors? )?generated')
 [[ -z $out ]]
-report $? "clang-tidy: no warnings in cmafs/" "$out"
+report $? "clang-tidy: no warnings in cmafs/ and lib/" "$out"
 # The UAPI's layout for 32-bit callers: tests/unit/test_uapi_layout.c's
 # static checks, compiled for targets whose alignment rules differ.
 for t in i386-linux-gnu arm-linux-gnueabihf aarch64-linux-gnu; do

@@ -45,7 +45,26 @@ AT(cmabuf_info, phys_addr, 0);
 AT(cmabuf_info, align, 24);
 AT(cmabuf_info, cache, 32);
 AT(cmabuf_info, flags, 36);
-AT(cmabuf_info, reserved, 40);
+AT(cmabuf_info, files, 40);
+AT(cmabuf_info, maps, 44);
+AT(cmabuf_info, reserved, 48);
+
+SIZE(cmabuf_dup, 32);
+AT(cmabuf_dup, fd, 4);
+AT(cmabuf_dup, reserved, 8);
+
+/* The hand-off's messages cross from 32-bit clients to 64-bit daemons. */
+SIZE(cmafs_handoff_req, 16);
+AT(cmafs_handoff_req, version, 4);
+AT(cmafs_handoff_req, op, 6);
+AT(cmafs_handoff_req, flags, 8);
+AT(cmafs_handoff_req, reserved, 12);
+SIZE(cmafs_handoff_reply, 32);
+AT(cmafs_handoff_reply, op, 6);
+AT(cmafs_handoff_reply, error, 8);
+AT(cmafs_handoff_reply, flags, 12);
+AT(cmafs_handoff_reply, cache, 16);
+AT(cmafs_handoff_reply, size, 24);
 
 SIZE(cmabuf_sync, 24);
 AT(cmabuf_sync, length, 8);
@@ -78,6 +97,7 @@ _Static_assert(CMABUF_IOC_STATS == 0x8060cb02u, "CMABUF_IOC_STATS");
 _Static_assert(CMABUF_IOC_INFO == 0x8048cb10u, "CMABUF_IOC_INFO");
 _Static_assert(CMABUF_IOC_SYNC == 0x4018cb11u, "CMABUF_IOC_SYNC");
 _Static_assert(CMABUF_IOC_RESIZE == 0xc048cb12u, "CMABUF_IOC_RESIZE");
+_Static_assert(CMABUF_IOC_DUP == 0xc020cb13u, "CMABUF_IOC_DUP");
 _Static_assert(CMAFS_IOC_INFO == 0x8048cf01u, "CMAFS_IOC_INFO");
 _Static_assert(CMAFS_IOC_SYNC == 0x4018cf02u, "CMAFS_IOC_SYNC");
 _Static_assert(CMAFS_IOC_SET_CACHE == 0x4004cf03u, "CMAFS_IOC_SET_CACHE");
