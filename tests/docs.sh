@@ -139,7 +139,7 @@ if [ -x "$CMAFS_BIN" ]; then
 		setfattr -n user.cma.size -v 1 "$mnt/ro" 2>/dev/null
 		for _ in $(seq 20); do grep -q 'user.cma.size' "$tmp/log" && break; sleep 0.05; done
 		line=$(grep -m1 'user.cma.size' "$tmp/log")
-		if [[ $line == "cmafs: setxattr user.cma.size /ro: Operation not permitted (uid $(id -u); phys_addr, dma_addr, size and mmap are read-only)" ]] &&
+		if [[ $line == "cmafs: setxattr user.cma.size /ro: Operation not permitted (uid $(id -u); phys_addr, dma_addr, size, mmap and socket are read-only)" ]] &&
 			grep -qF 'cmafs: operation path: error (uid U[; what would be accepted])' <<<"$text8"; then
 			ok "the refusal line has the form cmafs(8) documents"
 		else
