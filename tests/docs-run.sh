@@ -150,7 +150,7 @@ done
 
 # --- the scene -------------------------------------------------------------
 mkdir -p "$work" "$bin" "$tmp/blocks"
-ln -s "$root/include" "$root/examples" "$work/"
+ln -s "$root/include" "$root/examples" "$root/lib" "$work/"
 mkdir "$work/cmafs"
 ln -s "$CMAFS_BIN" "$work/cmafs/cmafs"
 head -c 8294400 /dev/urandom >"$work/frame.raw"
@@ -461,7 +461,7 @@ else
 	done <<<"$lines"
 	check "$CMA_ALLOC: its header's build line works from a checkout: $(paste -sd';' <<<"$lines")" $rc "$tmp/cc.log"
 fi
-if cc -std=c11 -Wall -Wextra -Werror -Iinclude -o "$tmp/cma_alloc" "$CMA_ALLOC" >"$tmp/cc.log" 2>&1; then
+if cc -std=c11 -Wall -Wextra -Werror -Iinclude -o "$tmp/cma_alloc" "$CMA_ALLOC" lib/libcmafs.a >"$tmp/cc.log" 2>&1; then
 	"$tmp/cma_alloc" -k "$cma/size-100M" 100M >"$tmp/ca.log" 2>&1
 	rc=$?
 	got=$(stat -c %s "$cma/size-100M" 2>/dev/null)

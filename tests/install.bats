@@ -30,6 +30,13 @@ expected_files() { # PREFIX UDEVDIR
 		echo "$p/include/cmafs.h"
 		echo "$p/include/cmabuf.h"
 		echo "$p/share/pkgconfig/cmafs.pc"
+		# libcmafs(3): header, shared (with its link) and static, pkg-config
+		echo "$p/include/libcmafs.h"
+		echo "$p/lib/libcmafs.so.0"
+		echo "$p/lib/libcmafs.so"
+		echo "$p/lib/libcmafs.a"
+		echo "$p/share/pkgconfig/libcmafs.pc"
+		echo "$p/share/man/man3/libcmafs.3"
 		echo "$p/lib/systemd/system/cmafs.service"
 		echo "$p/lib/sysusers.d/cmafs.conf"
 		echo "$2/60-cmabuf.rules"
@@ -161,8 +168,8 @@ require_root_install() {
 	run -0 pkg-config --cflags cmafs
 	assert_equal "$(echo $output)" "-I$D/usr/local/include"
 	# shellcheck disable=SC2046
-	cc -std=c11 -Wall -Werror $(pkg-config --cflags cmafs) -o "$BATS_TEST_TMPDIR/cma_alloc" \
-		"$ROOT/examples/c/cma_alloc.c"
+	cc -std=c11 -Wall -Werror -o "$BATS_TEST_TMPDIR/cma_alloc" \
+		"$ROOT/examples/c/cma_alloc.c" $(pkg-config --cflags --libs libcmafs)
 }
 
 @test "install DESTDIR: systemd unit, udev rule and dkms.conf point at the right places" {
@@ -319,8 +326,11 @@ require_root_install() {
 	run -0 pkg-config --cflags cmafs
 	assert_equal "$(echo $output)" -I/usr/local/include
 	# shellcheck disable=SC2046
-	cc -std=c11 -Wall -Werror $(pkg-config --cflags cmafs) -o "$BATS_TEST_TMPDIR/cma_alloc" \
-		/usr/local/share/doc/cmafs/examples/c/cma_alloc.c
+	cc -std=c11 -Wall -Werror -o "$BATS_TEST_TMPDIR/cma_alloc" \
+		/usr/local/share/doc/cmafs/examples/c/cma_alloc.c $(pkg-config --cflags --libs libcmafs)
+	# the shared library is found where it was installed
+	"$BATS_TEST_TMPDIR/cma_alloc" 2>&1 | grep -qv "error while loading shared libraries" ||
+		fail "cma_alloc does not find libcmafs.so.0"
 	if command -v man >/dev/null; then
 		run -0 man -w 8 cmafs
 		# (Debian: /usr/local/man is a link to /usr/local/share/man)
