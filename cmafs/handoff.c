@@ -66,6 +66,7 @@ static struct {
 	char *mountpoint;
 	dev_t dev;		/* the mount's, once known */
 	bool have_dev;
+	bool listen_paused;	/* out of descriptors: until the next tick */
 	struct client *clients[MAX_CLIENTS];
 } h = { .listen_fd = -1, .wake_fd = -1, .epfd = -1 };
 
@@ -297,9 +298,17 @@ static void accept_clients(void)
 		fd = accept4(h.listen_fd, NULL, NULL,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_err("descriptor hand-off: out of descriptors, refusing connections (%s)",
+			/*
+			 * The pending connection stays, and with it the
+			 * event: listen again at the next tick, not in a
+			 * busy loop.
+			 */
+			if (errno == EMFILE || errno == ENFILE) {
+				log_err("descriptor hand-off: out of descriptors, not accepting connections for a second (%s)",
 					strerror(errno));
+				epoll_ctl(h.epfd, EPOLL_CTL_DEL, h.listen_fd, NULL);
+				h.listen_paused = true;
+			}
 			return;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
@@ -577,10 +586,19 @@ static bool serve(struct client *c)
 
 /* ---- the thread ------------------------------------------------------- */
 
+static int add(int fd, void *tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+	return epoll_ctl(h.epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 static void tick(void)
 {
 	time_t t = now_s();
 
+	if (h.listen_paused && !add(h.listen_fd, &listen_tag))
+		h.listen_paused = false;
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = h.clients[i];
 
@@ -618,13 +636,6 @@ static void *loop(void *arg)
 			tick();
 		}
 	}
-}
-
-static int add(int fd, void *tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
-
-	return epoll_ctl(h.epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 int handoff_start(struct fs *fs, const char *mountpoint, const char *opt)

@@ -345,3 +345,46 @@ s.close()' "$sock" "$MNT/.stats"
 	run ho get "$dir/mnt/f" ro
 	assert_output --regexp '^error=0 '
 }
+
+@test "out of descriptors: the socket pauses instead of spinning, logs it, and serves again once descriptors are back" {
+	# Few descriptors: the daemon's own, a few buffers, and no room for 32 clients.
+	CMAFS_WRAP="prlimit --nofile=40:40" cmafs_mount allow_other
+	local sock
+	sock=$(xattr "$MNT" user.cma.socket)
+	truncate -s 4K "$MNT/f"
+	# Hold many connections open (each costs the daemon a descriptor).
+	python3 - "$sock" "$BATS_TEST_TMPDIR/ready" "$BATS_TEST_TMPDIR/gone" <<'PY' &
+import os, socket, sys, time
+conns = []
+for _ in range(40):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.setblocking(False)
+    try:
+        s.connect(sys.argv[1])
+    except BlockingIOError:
+        pass
+    conns.append(s)
+open(sys.argv[2], "w").close()
+end = time.monotonic() + 60
+while not os.path.exists(sys.argv[3]) and time.monotonic() < end:
+    time.sleep(0.05)
+PY
+	local pid=$!
+	wait_until test -e "$BATS_TEST_TMPDIR/ready"
+	wait_until grep -q "out of descriptors, not accepting connections" "$LOG"
+	# Three seconds with connections pending and no descriptor to take them:
+	# a busy loop would burn them all.
+	local t0 t1
+	t0=$(awk '{print $14 + $15}' "/proc/$CMAFS_PID/stat")
+	_cmafs_nap 3
+	t1=$(awk '{print $14 + $15}' "/proc/$CMAFS_PID/stat")
+	(( (t1 - t0) < 3 * $(getconf CLK_TCK) / 2 )) ||
+		fail "the daemon used $(( (t1 - t0) * 100 / $(getconf CLK_TCK) ))/100 s of CPU in 3 s while out of descriptors"
+	assert_cmafs_alive
+	touch "$BATS_TEST_TMPDIR/gone"
+	wait "$pid"
+	# Descriptors are back: served again.
+	wait_until ho get "$MNT/f" ro
+	run ho get "$MNT/f" ro
+	assert_output --regexp '^error=0 '
+}
