@@ -20,6 +20,30 @@ set -eu
 : "${DOCDIR:=$PREFIX/share/doc/cmafs}" "${MODSRCDIR:=/usr/src/cmabuf-$VERSION}"
 : "${SRCDIR:=.}"
 
+# Where the system's python3 imports modules from, for this PREFIX: the
+# entry of its sys.path under PREFIX/lib/python3* (Debian:
+# /usr/local/lib/python3.X/dist-packages for /usr/local,
+# /usr/lib/python3/dist-packages for /usr), else its purelib scheme for
+# PREFIX.  /usr/bin/python3 first: a python3 of pyenv or a venv on PATH is
+# not the system's.
+pythondir() {
+	for py in ${PYTHON:-} /usr/bin/python3 python3; do
+		command -v "$py" >/dev/null 2>&1 || continue
+		"$py" -c '
+import sys, sysconfig
+p = sys.argv[1].rstrip("/")
+for d in sys.path:
+    if d.startswith(p + "/lib/python3") and d.endswith(("/dist-packages", "/site-packages")):
+        print(d)
+        break
+else:
+    print(sysconfig.get_path("purelib", "posix_prefix", vars={"base": p, "platbase": p}))
+' "$PREFIX" 2>/dev/null && return 0
+	done
+	echo "$PREFIX/lib/python3/dist-packages"
+}
+[ -n "${PYTHONDIR:-}" ] || PYTHONDIR=$(pythondir)
+
 manifest=$DOCDIR/installed-files
 cd "$SRCDIR"
 
@@ -46,8 +70,13 @@ plan() {
 	echo "644 README.md $DOCDIR/README.md"
 	echo "755 examples/quickstart.sh $DOCDIR/examples/quickstart.sh"
 	echo "644 examples/c/cma_alloc.c $DOCDIR/examples/c/cma_alloc.c"
-	echo "644 examples/python/cmafs.py $DOCDIR/examples/python/cmafs.py"
-	echo "644 examples/python/test_cmafs.py $DOCDIR/examples/python/test_cmafs.py"
+	echo "644 python/tests/pynq_cma_notebook.py $DOCDIR/examples/python/pynq_cma_notebook.py"
+	# The Python module, and the pynq names for where PYNQ is not installed
+	# (cmafs-pynq.pth: a fallback that never shadows a real PYNQ).
+	for f in python/cmafs/*.py python/cmafs/_pynq/pynq/*.py \
+		python/cmafs/_pynq/pynq/drivers/*.py python/_cmafs_pynq.py python/cmafs-pynq.pth; do
+		echo "644 $f $PYTHONDIR/${f#python/}"
+	done
 	# The kernel helper's sources, laid out as DKMS builds them.
 	for f in kmod/*.c kmod/*.h kmod/Kbuild kmod/Makefile; do
 		case $f in *.mod.c) continue ;; esac	# build products
@@ -158,10 +187,19 @@ do_uninstall() {
 			rm -f "$DESTDIR$f"
 			echo "  removed $DESTDIR$f"
 		fi
+		# What python3 compiled from it.
+		case $f in *.py)
+			pyc=$(dirname "$f")/__pycache__
+			b=$(basename "$f" .py)
+			rm -f "$DESTDIR$pyc/$b".*.pyc
+			rmdir "$DESTDIR$pyc" 2>/dev/null || true ;;
+		esac
 	done <"$list"
 	# Directories that are only ours, deepest first (rmdir keeps non-empty ones).
 	for d in $dirs "$MODSRCDIR/include" "$MODSRCDIR" "$DOCDIR/examples/c" \
-		"$DOCDIR/examples/python" "$DOCDIR/examples" "$DOCDIR"; do
+		"$DOCDIR/examples/python" "$DOCDIR/examples" "$DOCDIR" \
+		"$PYTHONDIR/cmafs/_pynq/pynq/drivers" "$PYTHONDIR/cmafs/_pynq/pynq" \
+		"$PYTHONDIR/cmafs/_pynq" "$PYTHONDIR/cmafs"; do
 		[ -d "$DESTDIR$d" ] && rmdir "$DESTDIR$d" 2>/dev/null || true
 	done
 	reload_system

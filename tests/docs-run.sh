@@ -24,7 +24,7 @@
 #   sh           every line is shell; it runs, the output is not compared
 #   fstab        each line is an /etc/fstab entry: mount(8) mounts it, the
 #                mount must answer, then it is unmounted
-#   python       a python3 program, run with examples/python on PYTHONPATH
+#   python       a python3 program, run with python/ (the cmafs module) on PYTHONPATH
 #                (by the first of $PYTHON, python3, /usr/bin/python3 that has
 #                numpy) and CMAFS_MOUNT=/cma
 #   c-fragment   the statements of a C function (its #include lines apart):
@@ -382,7 +382,7 @@ run_python() { # what text blockdir flags
 		esac
 		subst "$d" 0 <"$text"
 	} >"$d/block.py"
-	(cd "$work" && CMAFS_MOUNT=$cma PYTHONPATH=$root/examples/python PYTHONDONTWRITEBYTECODE=1 \
+	(cd "$work" && CMAFS_MOUNT=$cma PYTHONPATH=$root/python PYTHONDONTWRITEBYTECODE=1 \
 		timeout 120 "$python" "$d/block.py") >"$d/log" 2>&1 </dev/null
 	rc=$?
 	check "$what: runs" $rc "$d/log"

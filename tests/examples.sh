@@ -122,11 +122,13 @@ for mode in ${CMAFS_PASSTHROUGH_MODES:-off on}; do
 	fi
 
 	if [ -n "$python" ]; then
-		check "$tag: examples/python: python3 -m unittest test_cmafs" \
+		# The cmafs module and PYNQ's API over it (python/tests: the
+		# notebook, Xlnk, allocate, 10,000 buffers, SIGKILL).
+		check "$tag: python/tests: python3 -m unittest (cmafs module, PYNQ notebook and API)" \
 			env CMAFS_MOUNT="$mnt" PYTHONDONTWRITEBYTECODE=1 \
-			"$python" -m unittest discover -s examples/python -p 'test_*.py'
+			"$python" -m unittest discover -s python/tests -p 'test_*.py'
 	else
-		ok "$tag: examples/python # skip no python3 with numpy (apt-get install python3-numpy)"
+		ok "$tag: python/tests # skip no python3 with numpy (apt-get install python3-numpy)"
 	fi
 
 	# The examples gave everything back.

@@ -19,10 +19,19 @@ FSTAB=/etc/fstab
 
 mk() { make --no-print-directory -C "$ROOT" "$@"; }
 
+# Where Debian's python3 imports modules from under PREFIX: the first entry
+# of its sys.path there (/usr/local/lib/python3.X/dist-packages for
+# /usr/local, /usr/lib/python3/dist-packages for /usr).
+py_dir() { # PREFIX
+	/usr/bin/python3 -c 'import sys
+print(next(d for d in sys.path if d.startswith(sys.argv[1] + "/lib/python3") and d.endswith("-packages")))' "$1"
+}
+
 # Files a default-PREFIX install puts under DESTDIR, computed from the tree
 # the way the issue describes them (not from packaging/install.sh).
 expected_files() { # PREFIX UDEVDIR
-	local p=$1 f
+	local p=$1 f py
+	py=$(py_dir "$p")
 	{
 		echo "$p/bin/cmafs"
 		echo "$p/share/man/man8/cmafs.8"
@@ -41,8 +50,16 @@ expected_files() { # PREFIX UDEVDIR
 		echo "$p/lib/sysusers.d/cmafs.conf"
 		echo "$2/60-cmabuf.rules"
 		for f in fstab.sample README.md installed-files examples/quickstart.sh \
-			examples/c/cma_alloc.c examples/python/cmafs.py examples/python/test_cmafs.py; do
+			examples/c/cma_alloc.c examples/python/pynq_cma_notebook.py; do
 			echo "$p/share/doc/cmafs/$f"
+		done
+		# The Python module and the pynq names (a fallback for where PYNQ
+		# is not installed: cmafs-pynq.pth, _cmafs_pynq.py).
+		for f in cmafs/__init__.py cmafs/xlnk.py cmafs/_pynq/pynq/__init__.py \
+			cmafs/_pynq/pynq/buffer.py cmafs/_pynq/pynq/xlnk.py \
+			cmafs/_pynq/pynq/drivers/__init__.py cmafs/_pynq/pynq/drivers/xlnk.py \
+			_cmafs_pynq.py cmafs-pynq.pth; do
+			echo "$py/$f"
 		done
 		for f in "$ROOT"/kmod/*.c "$ROOT"/kmod/*.h "$ROOT"/kmod/Kbuild "$ROOT"/kmod/Makefile "$ROOT"/kmod/dkms.conf; do
 			[[ -f $f && $f != *.mod.c ]] && echo "/usr/src/cmabuf-$VERSION/${f##*/}"
@@ -192,6 +209,22 @@ require_root_install() {
 	fi
 }
 
+@test "install DESTDIR: python3 imports cmafs, and the pynq names where PYNQ is absent, from the installed directory" {
+	mk install DESTDIR="$D" >/dev/null
+	local py
+	py=$(py_dir /usr/local)
+	# As the installed site directory (its .pth processed), from /, where
+	# no checkout's python/ can be found instead.
+	run -0 env -u PYTHONPATH sh -c 'cd / && /usr/bin/python3 -E -c "
+import site, sys
+site.addsitedir(sys.argv[1])
+import cmafs, pynq
+from pynq.drivers import xlnk
+print(cmafs.__file__, pynq.__file__, pynq.provided_by, xlnk.xlnk is cmafs.Xlnk)
+" "$1"' sh "$D$py"
+	assert_output "$D$py/cmafs/__init__.py $D$py/cmafs/_pynq/pynq/__init__.py cmafs True"
+}
+
 @test "install PREFIX=/usr: udev rule and unit where udev and systemd read them" {
 	run -0 mk install DESTDIR="$D" PREFIX=/usr
 	[[ -f $D/usr/bin/cmafs ]]
@@ -201,6 +234,9 @@ require_root_install() {
 	[[ ! -e $D/etc ]]
 	grep -q '^ExecStart=/usr/bin/cmafs ' "$D/usr/lib/systemd/system/cmafs.service"
 	grep -qx 'prefix=/usr' "$D/usr/share/pkgconfig/cmafs.pc"
+	# Debian's python3 imports from /usr/lib/python3/dist-packages.
+	[[ -f $D$(py_dir /usr)/cmafs/__init__.py ]]
+	[[ -f $D$(py_dir /usr)/cmafs-pynq.pth ]]
 }
 
 @test "uninstall DESTDIR: removes every file and every directory install created" {
@@ -336,6 +372,30 @@ require_root_install() {
 		# (Debian: /usr/local/man is a link to /usr/local/share/man)
 		assert_equal "$(realpath "$output")" /usr/local/share/man/man8/cmafs.8
 	fi
+}
+
+@test "root: python3 imports the installed cmafs from anywhere; PYNQ's CMA notebook runs unchanged against /cma" {
+	require_root_install
+	[[ -x /usr/local/bin/cmafs ]] || fail "not installed"
+	run -0 sh -c 'cd / && /usr/bin/python3 -c "import cmafs; print(cmafs.__file__)"'
+	assert_output "$(py_dir /usr/local)/cmafs/__init__.py"
+	/usr/bin/python3 -c 'import cffi, numpy' 2>/dev/null || skip "no python3-cffi or python3-numpy"
+	/usr/bin/python3 -c 'import pynq; assert pynq.provided_by == "cmafs"' 2>/dev/null ||
+		skip "a real PYNQ is installed"
+	mkdir -p /cma
+	/usr/local/bin/cmafs -o backend=sim,pool=16M${CMAFS_TEST_OPTS:+,$CMAFS_TEST_OPTS} /cma
+	local pids
+	pids=$(daemon_pids /usr/local/bin/cmafs)
+	run /usr/bin/python3 /usr/local/share/doc/cmafs/examples/python/pynq_cma_notebook.py
+	local rc=$status out=$output
+	run -0 cat /cma/.stats
+	local stats=$output
+	umount /cma
+	# shellcheck disable=SC2086
+	wait_gone $pids || fail "daemon still running after umount /cma"
+	[[ $rc -eq 0 ]] || fail "the notebook failed: $out"
+	assert_equal "$out" "$(printf 'before copy:  0.0\nafter copy:  1.401298464324817e-45')"
+	grep -qx 'buffers: 0' <<<"$stats" || fail "buffers left: $stats"
 }
 
 @test "root: make uninstall leaves nothing behind" {

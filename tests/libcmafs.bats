@@ -184,11 +184,11 @@ except socket.timeout:
 		command -v "$p" >/dev/null && "$p" -c 'import numpy' 2>/dev/null && { py=$p; break; }
 	done
 	[[ -n $py ]] || skip "no python3 with numpy"
-	run -0 env CMAFS_MOUNT="$MNT" PYTHONPATH="$TESTS_DIR/../examples/python" PYTHONDONTWRITEBYTECODE=1 \
+	run -0 env CMAFS_MOUNT="$MNT" PYTHONPATH="$TESTS_DIR/../python" PYTHONDONTWRITEBYTECODE=1 \
 		"$py" -c '
 import subprocess, sys
 from cmafs import allocate
-with allocate(8192, "u1") as buf:
+with allocate(8192, "u1", name="py-peek") as buf:   # named: a file to peek at
     buf[4321] = 0x3c                          # no flush()
     peek = subprocess.run([sys.argv[1], "peek", buf.path, "4321"],
                           capture_output=True, text=True, check=True)

@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""pynq.drivers: only xlnk (PYNQ 1.x's spelling of pynq.xlnk)."""
