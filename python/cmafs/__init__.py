@@ -44,6 +44,7 @@ import fcntl
 import itertools
 import mmap
 import os
+import re
 import socket
 import struct
 import threading
@@ -197,14 +198,16 @@ def cma_available(path=None):
 def _mounts():
     """Mount points of cmafs file systems (real paths)."""
     out = set()
+    octal = re.compile(rb"\\([0-7]{3})")
     try:
-        with open("/proc/self/mountinfo") as f:
+        with open("/proc/self/mountinfo", "rb") as f:
             for line in f:
-                left, _, right = line.partition(" - ")
+                left, _, right = line.partition(b" - ")
                 fields = left.split()
-                if len(fields) > 4 and right.split()[:1] == ["fuse.cmafs"]:
-                    mp = fields[4].encode().decode("unicode_escape")
-                    out.add(mp)
+                if len(fields) > 4 and right.split()[:1] == [b"fuse.cmafs"]:
+                    mp = octal.sub(lambda m: bytes([int(m.group(1), 8)]),
+                                   fields[4])
+                    out.add(os.fsdecode(mp))
     except OSError:
         pass
     return out
@@ -349,6 +352,16 @@ def _fail(e, nbytes, where):
     return AllocationError(err, msg)
 
 
+_warned = set()
+
+
+def _warn_once(key, msg):
+    if key not in _warned:
+        _warned.add(key)
+        import warnings
+        warnings.warn(msg, RuntimeWarning, stacklevel=4)
+
+
 def _new_buffer(nbytes, cache="uncached", mount=None, align=None, name=None,
                 persistent=False):
     """Allocate, map and (unless named) unlink one buffer: its _Cma."""
@@ -384,7 +397,15 @@ def _new_buffer(nbytes, cache="uncached", mount=None, align=None, name=None,
         info = bytearray(_INFO.size)
         fcntl.ioctl(fd, _CMAFS_IOC_INFO, info)
         phys, dma, _, _, _, mmap_mode = _INFO.unpack(info)
-        got = _buffer_fd(fd)
+        try:
+            got = _buffer_fd(fd)
+        except OSError as e:
+            # The daemon refused (or its socket is gone): the file's own
+            # mapping still works, with a descriptor kept per buffer.
+            _warn_once(mount, "cmafs: no descriptor hand-off on %s (%s): "
+                       "mapping the files, one descriptor kept per buffer"
+                       % (mount, e.strerror or e))
+            got = None
         if got is not None:
             bfd, cmabuf = got
             addr = _mmap(0, nbytes, _RW, mmap.MAP_SHARED, bfd)

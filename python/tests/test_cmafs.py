@@ -319,6 +319,29 @@ class CmafsTest(unittest.TestCase):
         finally:
             cmafs._buffer_fd = real
 
+    def test_a_refused_hand_off_falls_back_to_the_file_with_a_warning(self):
+        # A daemon that refuses the hand-off (here: EXDEV, as for a mount
+        # point with a blank): the file's own mapping, and one warning.
+        real = cmafs._buffer_fd
+
+        def refuse(fd):
+            raise OSError(errno.EXDEV, "hand-off: " + os.strerror(
+                errno.EXDEV))
+        cmafs._buffer_fd = refuse
+        cmafs._warned.discard(MOUNT)
+        try:
+            with self.assertWarns(RuntimeWarning):
+                buf = alloc(PAGE, "u1")
+            with buf:
+                buf[:] = 4
+                buf.flush()
+                self.assertEqual(file_bytes(buf.path, PAGE), b"\x04" * PAGE)
+                self.assertEqual(buf.direct,
+                                 xattr(buf.path, "user.cma.mmap") == "direct")
+        finally:
+            cmafs._buffer_fd = real
+        self.wait_buffers(self.before["buffers"])
+
 
 if __name__ == "__main__":
     unittest.main()
