@@ -107,6 +107,11 @@ bench-hostage: all ## one user's latency while another attacks (bench/hostage)
 bench-handoff: all ## hand-off mappings against tmpfs and the mount (bench/handoff)
 	@bench/handoff
 
+# The same in the arm64 VMs against the helper's own buffers (timing: not in check).
+.PHONY: vm-bench
+vm-bench: ## hand-off mappings against the helper's own buffers in the arm64 VMs (tests/vm/vm-bench)
+	@$(MAKE) --no-print-directory -C tests/vm bench
+
 # install/uninstall, man page lint and examples live in their own fragments.
 -include mk/*.mk
 

@@ -5,11 +5,14 @@
  * itself: the handed-out descriptor without passthrough).  The write's
  * closing cmafs_sync(CMAFS_SYNC_DEVICE) stands where mmap_sweep's msync
  * is, so both figures include what a program must do before a device may
- * read.  Prints "WRITE_GBPS READ_GBPS" (10^9 bytes per second).
+ * read.  Prints "WRITE_GBPS READ_GBPS" (10^9 bytes per second).  An
+ * optional third argument CACHE (uncached, cached, writecombine) is set as
+ * user.cma.cache on the emptied file before it is sized.
  */
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -25,14 +28,18 @@ int main(int argc, char **argv)
 	double t0, tw, tr;
 	int fd;
 
-	if (argc != 3)
-		die("usage: handoff_sweep FILE SIZE");
+	if (argc != 3 && argc != 4)
+		die("usage: handoff_sweep FILE SIZE [CACHE]");
 	size = parse_size(argv[2]);
 	n = size / sizeof(uint64_t);
 
 	fd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		die("open %s: %s", argv[1], strerror(errno));
+	if (argc == 4 && fsetxattr(fd, "user.cma.cache", argv[3],
+				   strlen(argv[3]), 0))
+		die("user.cma.cache=%s on %s: %s", argv[3], argv[1],
+		    strerror(errno));
 	if (ftruncate(fd, (off_t)size))
 		die("ftruncate %s: %s", argv[1], strerror(errno));
 	if (cmafs_map(fd, PROT_READ | PROT_WRITE, &m))

@@ -7,11 +7,14 @@
  * faults are part of the cost), then msync(MS_SYNC) so the data is in the
  * file (a no-op on tmpfs and with direct mappings; the write-back without).
  * Read: close, reopen, map afresh and sum every 64-bit word.
- * Prints "WRITE_GBPS READ_GBPS" (10^9 bytes per second).
+ * Prints "WRITE_GBPS READ_GBPS" (10^9 bytes per second).  An optional
+ * third argument CACHE (uncached, cached, writecombine) is set as
+ * user.cma.cache on the emptied file before it is sized (cmafs files only).
  */
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -25,14 +28,18 @@ int main(int argc, char **argv)
 	double t0, tw, tr;
 	int fd;
 
-	if (argc != 3)
-		die("usage: mmap_sweep FILE SIZE");
+	if (argc != 3 && argc != 4)
+		die("usage: mmap_sweep FILE SIZE [CACHE]");
 	size = parse_size(argv[2]);
 	n = size / sizeof(uint64_t);
 
 	fd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		die("open %s: %s", argv[1], strerror(errno));
+	if (argc == 4 && fsetxattr(fd, "user.cma.cache", argv[3],
+				   strlen(argv[3]), 0))
+		die("user.cma.cache=%s on %s: %s", argv[3], argv[1],
+		    strerror(errno));
 	if (ftruncate(fd, (off_t)size))
 		die("ftruncate %s: %s", argv[1], strerror(errno));
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

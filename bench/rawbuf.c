@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rawbuf - the kernel helper's own descriptor, without cmafs: the baseline
+ * of the hand-off figures (bench/handoff, tests/vm/vm-bench).  Needs
+ * /dev/cmabuf (cmabuf.ko).
+ *
+ *   rawbuf sweep SIZE CACHE    CMABUF_IOC_ALLOC of SIZE (CACHE: uncached,
+ *       cached or writecombine), then bench/handoff_sweep's two sweeps on
+ *       mappings of that descriptor: the write (first touch, faults
+ *       included) closed by CMABUF_IOC_SYNC for the device, the read on a
+ *       fresh mapping.  Prints "WRITE_GBPS READ_GBPS".
+ *   rawbuf sync SIZE N         a cached buffer of SIZE from ALLOC: N times
+ *       one store, then CMABUF_IOC_SYNC (device) of the whole buffer,
+ *       timed.  Prints "MEDIAN_US P99_US".
+ *   rawbuf alloc FILE SIZE N   N samples of each, interleaved sample by
+ *       sample, in microseconds, one "MEDIAN P99" line each:
+ *         1. truncate(FILE, SIZE) on a file of a cmafs mount (an empty
+ *            file: a fresh allocation through the daemon)
+ *         2. truncate(FILE, 0) (the daemon frees it)
+ *         3. CMABUF_IOC_ALLOC of SIZE, uncached, CLOEXEC
+ *         4. close of that descriptor (the helper frees it)
+ *         5. CMABUF_IOC_ALLOC with the flags the daemon uses (FILE,
+ *            NOWAIT where the module knows it, CLOEXEC)
+ *         6. close of that one
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cmabuf.h"
+#include "common.h"
+
+static int dev = -1;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void report(double *v, size_t n)
+{
+	size_t p99 = (n * 99 + 99) / 100;
+
+	qsort(v, n, sizeof(*v), cmp_double);
+	printf("%.1f %.1f\n", v[n / 2] * 1e6, v[(p99 ? p99 : 1) - 1] * 1e6);
+}
+
+static unsigned int cache_of(const char *s)
+{
+	if (!strcmp(s, "uncached"))
+		return CMABUF_CACHE_UNCACHED;
+	if (!strcmp(s, "cached"))
+		return CMABUF_CACHE_CACHED;
+	if (!strcmp(s, "writecombine"))
+		return CMABUF_CACHE_WRITECOMBINE;
+	die("rawbuf: bad cache mode %s", s);
+}
+
+static int alloc(uint64_t size, unsigned int cache, unsigned int flags)
+{
+	struct cmabuf_alloc a = { .size = size, .cache = cache,
+				  .flags = flags | CMABUF_ALLOC_CLOEXEC };
+
+	if (ioctl(dev, CMABUF_IOC_ALLOC, &a))
+		die("CMABUF_IOC_ALLOC %llu: %s", (unsigned long long)size,
+		    strerror(errno));
+	return a.fd;
+}
+
+static void sync_dev(int fd)
+{
+	struct cmabuf_sync s = { .direction = CMABUF_SYNC_DEVICE };
+
+	if (ioctl(fd, CMABUF_IOC_SYNC, &s))
+		die("CMABUF_IOC_SYNC: %s", strerror(errno));
+}
+
+static void *map(int fd, size_t size, int prot)
+{
+	void *p = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	return p;
+}
+
+static int sweep(uint64_t size, unsigned int cache)
+{
+	size_t i, n = size / sizeof(uint64_t);
+	volatile uint64_t sink;
+	uint64_t *p, sum = 0;
+	double t0, tw, tr;
+	int fd = alloc(size, cache, 0);
+
+	p = map(fd, size, PROT_READ | PROT_WRITE);
+	t0 = now_s();
+	for (i = 0; i < n; i++)
+		p[i] = i;
+	sync_dev(fd);
+	tw = now_s() - t0;
+	munmap(p, size);
+
+	p = map(fd, size, PROT_READ);
+	t0 = now_s();
+	for (i = 0; i < n; i++)
+		sum += p[i];
+	tr = now_s() - t0;
+	sink = sum;
+	(void)sink;
+	munmap(p, size);
+	close(fd);
+	if (sum != (uint64_t)n * (n - 1) / 2)
+		die("rawbuf sweep: read back wrong data");
+	printf("%.3f %.3f\n", size / tw / 1e9, size / tr / 1e9);
+	return 0;
+}
+
+static int sync_lat(uint64_t size, size_t n)
+{
+	int fd = alloc(size, CMABUF_CACHE_CACHED, 0);
+	volatile char *p = map(fd, size, PROT_READ | PROT_WRITE);
+	double *lat = calloc(n ? n : 1, sizeof(double));
+	size_t i;
+
+	if (!lat || !n)
+		die("rawbuf sync: N must be >= 1 (or out of memory)");
+	for (i = 0; i < n; i++) {
+		double t0;
+
+		p[i % size] = (char)i;
+		t0 = now_s();
+		sync_dev(fd);
+		lat[i] = now_s() - t0;
+	}
+	report(lat, n);
+	munmap((void *)p, size);
+	close(fd);
+	return 0;
+}
+
+static int alloc_lat(const char *file, uint64_t size, size_t n)
+{
+	struct cmabuf_version v;
+	unsigned int dflags = CMABUF_ALLOC_FILE;
+	double *lat[6];
+	size_t i;
+	int k, fd;
+
+	if (ioctl(dev, CMABUF_IOC_VERSION, &v))
+		die("CMABUF_IOC_VERSION: %s", strerror(errno));
+	if (v.alloc_flags & CMABUF_ALLOC_NOWAIT)
+		dflags |= CMABUF_ALLOC_NOWAIT;
+	for (k = 0; k < 6; k++)
+		if (!n || !(lat[k] = calloc(n, sizeof(double))))
+			die("rawbuf alloc: N must be >= 1 (or out of memory)");
+	fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die("open %s: %s", file, strerror(errno));
+	close(fd);
+	for (i = 0; i < n; i++) {
+		double t0 = now_s();
+
+		if (truncate(file, (off_t)size))
+			die("truncate %s: %s", file, strerror(errno));
+		lat[0][i] = now_s() - t0;
+		t0 = now_s();
+		if (truncate(file, 0))
+			die("truncate %s 0: %s", file, strerror(errno));
+		lat[1][i] = now_s() - t0;
+
+		for (k = 0; k < 2; k++) {
+			t0 = now_s();
+			fd = alloc(size, CMABUF_CACHE_UNCACHED, k ? dflags : 0);
+			lat[2 + 2 * k][i] = now_s() - t0;
+			t0 = now_s();
+			close(fd);
+			lat[3 + 2 * k][i] = now_s() - t0;
+		}
+	}
+	for (k = 0; k < 6; k++)
+		report(lat[k], n);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		goto usage;
+	dev = open(CMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		die("open %s: %s", CMABUF_DEVICE, strerror(errno));
+	if (!strcmp(argv[1], "sweep") && argc == 4)
+		return sweep(parse_size(argv[2]), cache_of(argv[3]));
+	if (!strcmp(argv[1], "sync") && argc == 4)
+		return sync_lat(parse_size(argv[2]), (size_t)parse_size(argv[3]));
+	if (!strcmp(argv[1], "alloc") && argc == 5)
+		return alloc_lat(argv[2], parse_size(argv[3]),
+				 (size_t)parse_size(argv[4]));
+usage:
+	die("usage: rawbuf sweep SIZE CACHE | sync SIZE N | alloc FILE SIZE N");
+}
