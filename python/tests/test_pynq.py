@@ -405,6 +405,7 @@ class XlnkTest(Base):
         self.assertTrue(all(type(v) is int for v in s.values()))
         self.assertEqual((s["Buffer Count"], s["CMA Memory Usage"]), (0, 0))
         other = cxlnk.Xlnk()
+        s0 = self.x.cma_stats()["CMA Memory Available"]
         big = other.cma_alloc(8 << 20)          # 8 MiB: CMA, not buddy
         mine = self.x.cma_alloc(1000)
         s = self.x.cma_stats()
@@ -413,15 +414,23 @@ class XlnkTest(Base):
                          (1, 1000), "another Xlnk's buffers are its own")
         self.assertEqual(other.cma_stats()["CMA Memory Usage"], 8 << 20)
         # System-wide free CMA: CmaFree (kmod; others may move it a bit),
-        # the pool's free bytes (sim).
+        # the pool's free bytes (sim).  It fell by another Xlnk's buffer.
         self.assertLessEqual(abs(s["CMA Memory Available"] - free),
                              (1 << 20) if kmod() else 0)
+        if kmod():      # the page of mine comes from the page allocator
+            self.assertGreaterEqual(s0 - s["CMA Memory Available"], 7 << 20)
+        else:
+            self.assertEqual(s0 - s["CMA Memory Available"],
+                             (8 << 20) + PAGE)
         other.cma_free(big)
         self.x.cma_free(mine)
         self.assertEqual(wait_stat("buffers", self.base), self.base)
         after = self.x.cma_stats()["CMA Memory Available"]
-        self.assertGreaterEqual(after - s["CMA Memory Available"],
-                                (8 << 20) - ((1 << 20) if kmod() else 0))
+        # sim: all back.  kmod: the kernel may keep freed pages on its
+        # per-CPU lists a while, not counted in CmaFree (the drop above
+        # and the lifetime test's return to the baseline show it moves).
+        if not kmod():
+            self.assertEqual(after, s0)
 
     def test_xlnk_reset_frees_every_xlnk_buffer(self):
         other = cxlnk.Xlnk()
