@@ -22,15 +22,38 @@
  *         5. CMABUF_IOC_ALLOC with the flags the daemon uses (FILE,
  *            NOWAIT where the module knows it, CLOEXEC)
  *         6. close of that one
+ *         7. truncate(FILE, SIZE) again, the file being SIZE already (a
+ *            SETATTR round trip through the daemon that allocates nothing)
+ *   rawbuf parts FILE N        where cmafs_map's time goes without
+ *       passthrough, for FILE (with a buffer) of a cmafs mount, N samples
+ *       each, interleaved, "MEDIAN P99" (microseconds) per line:
+ *         1. cmafs_buffer_fd + close (the whole hand-off, for reference)
+ *         2. fgetxattr user.cma.socket (the library's first step: one
+ *            FUSE round trip)
+ *         3. the socket conversation alone: socket, connect, the request
+ *            with the descriptor, the reply with the buffer's, close both
+ *         4. CMABUF_IOC_DUP + close on the handed-out descriptor (the
+ *            kernel work the daemon does for 3)
+ *         5. cmafs_map's probe: fcntl, fstat, fstatfs, fgetxattr
+ *            user.cma.mmap (one more round trip)
+ *         6. fstatfs alone (a STATFS round trip; cmafs_handoff makes one
+ *            too)
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cmabuf.h"
 #include "common.h"
+#include "libcmafs.h"
 
 static int dev = -1;
 
@@ -146,7 +169,7 @@ static int alloc_lat(const char *file, uint64_t size, size_t n)
 {
 	struct cmabuf_version v;
 	unsigned int dflags = CMABUF_ALLOC_FILE;
-	double *lat[6];
+	double *lat[7];
 	size_t i;
 	int k, fd;
 
@@ -154,7 +177,7 @@ static int alloc_lat(const char *file, uint64_t size, size_t n)
 		die("CMABUF_IOC_VERSION: %s", strerror(errno));
 	if (v.alloc_flags & CMABUF_ALLOC_NOWAIT)
 		dflags |= CMABUF_ALLOC_NOWAIT;
-	for (k = 0; k < 6; k++)
+	for (k = 0; k < 7; k++)
 		if (!n || !(lat[k] = calloc(n, sizeof(double))))
 			die("rawbuf alloc: N must be >= 1 (or out of memory)");
 	fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -167,6 +190,10 @@ static int alloc_lat(const char *file, uint64_t size, size_t n)
 		if (truncate(file, (off_t)size))
 			die("truncate %s: %s", file, strerror(errno));
 		lat[0][i] = now_s() - t0;
+		t0 = now_s();
+		if (truncate(file, (off_t)size))
+			die("truncate %s again: %s", file, strerror(errno));
+		lat[6][i] = now_s() - t0;
 		t0 = now_s();
 		if (truncate(file, 0))
 			die("truncate %s 0: %s", file, strerror(errno));
@@ -181,8 +208,123 @@ static int alloc_lat(const char *file, uint64_t size, size_t n)
 			lat[3 + 2 * k][i] = now_s() - t0;
 		}
 	}
+	for (k = 0; k < 7; k++)
+		report(lat[k], n);
+	return 0;
+}
+
+/* The hand-off's request and reply on a connected socket (lib/handoff.c
+ * without its checks): the buffer's descriptor. */
+static int converse(const struct sockaddr_un *sa, socklen_t len, int fd)
+{
+	struct cmafs_handoff_req req = {
+		.magic = CMAFS_HANDOFF_MAGIC,
+		.version = CMAFS_HANDOFF_VERSION,
+		.op = CMAFS_HANDOFF_GET,
+	};
+	struct cmafs_handoff_reply rep;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *c;
+	int sock, bfd = -1;
+
+	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (sock < 0 || connect(sock, (const struct sockaddr *)sa, len))
+		die("connect %s: %s", sa->sun_path, strerror(errno));
+	memset(&ctl, 0, sizeof(ctl));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(req))
+		die("sendmsg: %s", strerror(errno));
+	iov.iov_base = &rep;
+	iov.iov_len = sizeof(rep);
+	msg.msg_controllen = sizeof(ctl.buf);
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(rep) ||
+	    rep.error)
+		die("the hand-off's reply: %s", strerror(rep.error ? rep.error : errno));
+	c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&bfd, CMSG_DATA(c), sizeof(int));
+	close(sock);
+	if (bfd < 0)
+		die("the hand-off's reply has no descriptor");
+	return bfd;
+}
+
+static int parts(const char *file, size_t n)
+{
+	struct cmabuf_dup d = { .flags = CMABUF_DUP_CLOEXEC };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char v[256];
+	double *lat[6];
+	socklen_t len;
+	ssize_t sl;
+	size_t i;
+	int k, fd, bfd;
+
+	for (k = 0; k < 6; k++)
+		if (!n || !(lat[k] = calloc(n, sizeof(double))))
+			die("rawbuf parts: N must be >= 1 (or out of memory)");
+	fd = open(file, O_RDWR);
+	if (fd < 0)
+		die("open %s: %s", file, strerror(errno));
+	sl = fgetxattr(fd, CMAFS_SOCKET_XATTR, sa.sun_path, sizeof(sa.sun_path) - 1);
+	if (sl <= 0 || sa.sun_path[0] == '@')
+		die("%s: no socket path in %s", file, CMAFS_SOCKET_XATTR);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)sl + 1);
+	for (i = 0; i < n; i++) {
+		struct statfs sfs;
+		struct stat st;
+		double t0 = now_s();
+
+		bfd = cmafs_buffer_fd(fd);
+		if (bfd < 0)
+			die("cmafs_buffer_fd %s: %s", file, strerror(errno));
+		close(bfd);
+		lat[0][i] = now_s() - t0;
+
+		t0 = now_s();
+		if (fgetxattr(fd, CMAFS_SOCKET_XATTR, v, sizeof(v)) < 0)
+			die("fgetxattr: %s", strerror(errno));
+		lat[1][i] = now_s() - t0;
+
+		t0 = now_s();
+		bfd = converse(&sa, len, fd);
+		close(bfd);
+		lat[2][i] = now_s() - t0;
+
+		bfd = converse(&sa, len, fd);
+		t0 = now_s();
+		if (ioctl(bfd, CMABUF_IOC_DUP, &d))
+			die("CMABUF_IOC_DUP: %s", strerror(errno));
+		close(d.fd);
+		lat[3][i] = now_s() - t0;
+		close(bfd);
+
+		t0 = now_s();
+		if (fcntl(fd, F_GETFL) < 0 || fstat(fd, &st) || fstatfs(fd, &sfs) ||
+		    fgetxattr(fd, "user.cma.mmap", v, sizeof(v)) < 0)
+			die("probe: %s", strerror(errno));
+		lat[4][i] = now_s() - t0;
+
+		t0 = now_s();
+		if (fstatfs(fd, &sfs))
+			die("fstatfs: %s", strerror(errno));
+		lat[5][i] = now_s() - t0;
+	}
 	for (k = 0; k < 6; k++)
 		report(lat[k], n);
+	close(fd);
 	return 0;
 }
 
@@ -200,6 +342,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "alloc") && argc == 5)
 		return alloc_lat(argv[2], parse_size(argv[3]),
 				 (size_t)parse_size(argv[4]));
+	if (!strcmp(argv[1], "parts") && argc == 4)
+		return parts(argv[2], (size_t)parse_size(argv[3]));
 usage:
-	die("usage: rawbuf sweep SIZE CACHE | sync SIZE N | alloc FILE SIZE N");
+	die("usage: rawbuf sweep SIZE CACHE | sync SIZE N | alloc FILE SIZE N | parts FILE N");
 }

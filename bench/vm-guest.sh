@@ -11,17 +11,17 @@
 #            mount's own mapping), uncached and cached, BENCH_ROUNDS rounds
 #            in an order that rotates from round to round
 #   lat      handofflat: open+mmap through the mount, the hand-off alone,
-#            open+cmafs_map
+#            open+cmafs_map; rawbuf parts: the hand-off's steps apart
 #   sync     rawbuf sync (the helper's SYNC on its own cached 4 MiB
 #            buffer) and handoffsync (the helper's SYNC on the handed-out
 #            descriptor, cmafs_sync, fsync through the mount)
 #   alloc    rawbuf alloc: truncate to 4M and to 0 on the mount against
 #            the helper's ALLOC and close
-# (sync and alloc only without passthrough).  Each figure is one line
+# (parts, sync and alloc only without passthrough).  Each figure is one line
 # "@@B MODE KEY VALUES..." on the console; vm-bench makes the table.
 #
 # Environment (VM_ENV): BENCH_MODES (default "off"; comma-separated),
-# BENCH_ROUNDS (3), BENCH_SIZE (64M), BENCH_SAMPLES (300).  For a dry run
+# BENCH_ROUNDS (7), BENCH_SIZE (64M), BENCH_SAMPLES (300).  For a dry run
 # of "inner" on a host: BENCH_BIN (the tools), CMAFS_BIN (the daemon),
 # BENCH_BACKEND (backend=kmod).
 
@@ -45,7 +45,7 @@ if [ "${1:-}" != inner ]; then
 	chroot "$R" /usr/bin/env -i \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 TMPDIR=/tmp \
-		BENCH_MODES="${BENCH_MODES:-off}" BENCH_ROUNDS="${BENCH_ROUNDS:-3}" \
+		BENCH_MODES="${BENCH_MODES:-off}" BENCH_ROUNDS="${BENCH_ROUNDS:-7}" \
 		BENCH_SIZE="${BENCH_SIZE:-64M}" BENCH_SAMPLES="${BENCH_SAMPLES:-300}" \
 		bash /opt/cmafs/bench/vm-guest.sh inner
 	rc=$?
@@ -59,7 +59,8 @@ if [ "${1:-}" != inner ]; then
 	exit $rc
 fi
 
-# --- inner: bash in the Debian userland ---
+# --- inner: bash in the Debian userland (busybox sh never parses this far:
+# it runs a script command by command and has exited above) ---
 set -u
 r=$(uname -r)
 B=${BENCH_BIN:-/opt/cmafs/bench}
@@ -123,6 +124,7 @@ for mode in ${BENCH_MODES//,/ }; do
 	done
 
 	truncate -s 4M "$mnt/lat" && run "$mode" lat "$B/handofflat" "$mnt/lat" "$N"
+	[ "$mode" = off ] && run "$mode" parts "$B/rawbuf" parts "$mnt/lat" "$N"
 	rm -f "$mnt/lat"
 	settle
 
