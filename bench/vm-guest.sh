@@ -59,8 +59,7 @@ if [ "${1:-}" != inner ]; then
 	exit $rc
 fi
 
-# --- inner: bash in the Debian userland (busybox sh never parses this far:
-# it runs a script command by command and has exited above) ---
+# --- inner: in the Debian userland (POSIX sh, run by its bash) ---
 set -u
 r=$(uname -r)
 B=${BENCH_BIN:-/opt/cmafs/bench}
@@ -76,20 +75,23 @@ settle() { # the daemon frees asynchronously after rm
 	done
 }
 run() { # MODE KEY CMD...: emit each output line of CMD as MODE KEY<n> LINE
-	local mode=$1 key=$2 out k=0 line
+	run_mode=$1 run_key=$2
 	shift 2
-	if ! out=$(timeout 600 "$@" 2>&1); then
-		bad "$mode $key: $* failed: $out"
+	if ! run_out=$(timeout 600 "$@" 2>&1); then
+		bad "$run_mode $run_key: $* failed: $run_out"
 		return 1
 	fi
-	while IFS= read -r line; do
-		emit "$mode $key$k $line"
-		k=$((k + 1))
-	done <<<"$out"
+	printf '%s\n' "$run_out" | {
+		k=0
+		while IFS= read -r line; do
+			emit "$run_mode $run_key$k $line"
+			k=$((k + 1))
+		done
+	}
 }
 
-for mode in ${BENCH_MODES//,/ }; do
-	start=$EPOCHSECONDS
+for mode in $(echo "$BENCH_MODES" | tr , ' '); do
+	start=$(date +%s)
 	mnt=/tmp/cma-$mode
 	mkdir -p "$mnt"
 	"$D" -f -o "${BENCH_BACKEND:-backend=kmod},passthrough=$mode" "$mnt" > "/tmp/cmafs-$mode.log" 2>&1 &
@@ -108,19 +110,20 @@ for mode in ${BENCH_MODES//,/ }; do
 	rm -f "$mnt/probe"
 	settle
 
-	for ((i = 0; i < ROUNDS; i++)); do
+	i=0
+	while [ $i -lt "$ROUNDS" ]; do
 		for cache in uncached cached; do
-			order=(raw handoff mount)
-			for ((j = 0; j < 3; j++)); do
-				case ${order[$(((i + j) % 3))]} in
-				raw) run "$mode" "sweep-raw-$cache" "$B/rawbuf" sweep "$SIZE" "$cache" ;;
-				handoff) run "$mode" "sweep-handoff-$cache" "$B/handoff_sweep" "$mnt/sw" "$SIZE" "$cache"
+			for j in 0 1 2; do
+				case $(((i + j) % 3)) in
+				0) run "$mode" "sweep-raw-$cache" "$B/rawbuf" sweep "$SIZE" "$cache" ;;
+				1) run "$mode" "sweep-handoff-$cache" "$B/handoff_sweep" "$mnt/sw" "$SIZE" "$cache"
 					rm -f "$mnt/sw"; settle ;;
-				mount) run "$mode" "sweep-mount-$cache" "$B/mmap_sweep" "$mnt/sw" "$SIZE" "$cache"
+				2) run "$mode" "sweep-mount-$cache" "$B/mmap_sweep" "$mnt/sw" "$SIZE" "$cache"
 					rm -f "$mnt/sw"; settle ;;
 				esac
 			done
 		done
+		i=$((i + 1))
 	done
 
 	truncate -s 4M "$mnt/lat" && run "$mode" lat "$B/handofflat" "$mnt/lat" "$N"
@@ -145,7 +148,8 @@ for mode in ${BENCH_MODES//,/ }; do
 
 	fusermount3 -u "$mnt"
 	wait "$dpid"
-	emit "$mode seconds $((EPOCHSECONDS - start))"
-	echo "ok - [$r] benchmark with passthrough=$mode ($((EPOCHSECONDS - start)) s)"
+	secs=$(($(date +%s) - start))
+	emit "$mode seconds $secs"
+	echo "ok - [$r] benchmark with passthrough=$mode ($secs s)"
 done
 exit $rc
