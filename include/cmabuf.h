@@ -31,14 +31,21 @@
  * it fails with EFBIG; nothing changes then.  (cmafs sets the CMA area's size,
  * so that a write no state of the area could hold is EFBIG, not ENOSPC.)
  * With CMABUF_ALLOC_NOWAIT (newer still) every allocation for the buffer
- * (ALLOC, RESIZE, growth by write) leaves alone the parts of the CMA area
- * where a movable page is locked, instead of waiting for it to be unlocked
- * so that it can be migrated, and fails with ENOSPC when no part is left.
- * For a FUSE server: the page may be locked by a read or write of its own
- * file system that waits for the server's reply, i.e. for the allocation.
- * Direct reclaim is off during such an allocation, as during the kernel's
- * own direct compaction, and its fallback to the page allocator never takes
- * from the memory reserves.
+ * (ALLOC, RESIZE, growth by write or ftruncate) passes over the parts of
+ * the CMA area where a movable page is locked, instead of waiting for it to
+ * be unlocked so that it can be migrated, and fails with ENOSPC when no
+ * part is left.  For a FUSE server: the page may be locked by a read or
+ * write of its own file system that waits for the server's reply, i.e. for
+ * the allocation.  This is implied for openers without CAP_SYS_ADMIN or
+ * CAP_SYS_RAWIO (the flag changes nothing for them); only a privileged
+ * opener's allocations without it wait, uninterruptibly and holding up
+ * every CMA user meanwhile.  Such an allocation never uses the memory
+ * reserves: it is only started while the free memory outside CMA covers
+ * its size, the page allocator's reserve and a margin (1/64 of RAM, at
+ * least 8 MiB), else it fails at once with ENOMEM and a log line.  Direct
+ * reclaim is off during it, as during the kernel's own direct compaction.
+ * A fatal signal ends it (EINTR).  See cmabuf(4), ALLOCATION AND LOCKED
+ * PAGES.
  *
  * Addresses: phys_addr and dma_addr (ALLOC, INFO, RESIZE) are reported
  * only for buffers allocated through an open of /dev/cmabuf made with
@@ -87,7 +94,13 @@
  *                               configured memory region (cached buffers
  *                               need a reusable CMA region)
  *                       EMFILE  no free descriptor
- *                       ENOMEM  the helper's own bookkeeping failed
+ *                       ENOMEM  free memory outside CMA too low for an
+ *                               allocation that passes over locked pages
+ *                               (see CMABUF_ALLOC_NOWAIT above; "cmabuf:
+ *                               ...: not enough free memory outside CMA
+ *                               ..."), or the helper's own bookkeeping
+ *                               failed
+ *                       EINTR   a fatal signal came (the task is dying)
  *   CMABUF_IOC_STATS    never fails (but EFAULT).
  *
  * Buffer ioctls (on a buffer descriptor):
@@ -103,9 +116,9 @@
  *                       EINVAL  as for ALLOC (size 0 is valid for file
  *                               buffers: it frees the memory, keeps the
  *                               file and cuts its size to 0)
- *                       ENOSPC, EDQUOT  as for ALLOC (the caps are those
- *                               of the buffer's opener); the buffer is
- *                               unchanged
+ *                       ENOSPC, EDQUOT, ENOMEM, EINTR  as for ALLOC
+ *                               (the caps are those of the buffer's
+ *                               opener); the buffer is unchanged
  *                       EBUSY   a change of cache mode while the buffer is
  *                               mapped
  *                       EOPNOTSUPP  as for ALLOC
@@ -181,7 +194,8 @@ struct cmabuf_version {
 #define CMABUF_ALLOC_CLOEXEC	(1u << 0)	/* FD_CLOEXEC on the new descriptor */
 #define CMABUF_ALLOC_FILE	(1u << 1)	/* a file buffer (see above) */
 #define CMABUF_ALLOC_LIMIT	(1u << 2)	/* size_limit is set (file buffers) */
-#define CMABUF_ALLOC_NOWAIT	(1u << 3)	/* never wait for a locked page (see above) */
+#define CMABUF_ALLOC_NOWAIT	(1u << 3)	/* never wait for a locked page (see above;
+						 * implied for unprivileged openers) */
 #define CMABUF_ALLOC_FLAGS	(CMABUF_ALLOC_CLOEXEC | CMABUF_ALLOC_FILE | \
 				 CMABUF_ALLOC_LIMIT | CMABUF_ALLOC_NOWAIT)
 

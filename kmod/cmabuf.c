@@ -85,6 +85,7 @@
 #include <linux/log2.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/mmzone.h>
 #include <linux/module.h>
 #include <linux/mount.h>
 #include <linux/of.h>
@@ -104,6 +105,7 @@
 #include <linux/uio.h>
 #include <linux/user_namespace.h>
 #include <linux/version.h>
+#include <linux/vmstat.h>
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 17, 0)
 #include <linux/pfn_t.h>
 #endif
@@ -230,12 +232,92 @@ static bool cmabuf_from_page_allocator(const struct cmabuf_region *r)
 
 /* How a region is allocated. */
 #define CMABUF_QUIET	BIT(0)	/* an attempt with a fallback: not logged */
-#define CMABUF_NOWAIT	BIT(1)	/* CMABUF_ALLOC_NOWAIT */
+#define CMABUF_NOWAIT	BIT(1)	/* never sleep on a locked page */
+
+/*
+ * Pages that allocations passing over locked pages (CMABUF_NOWAIT) may still
+ * take outside CMA: counted before the check, so that allocations at the same
+ * time cannot each find the same free memory enough.
+ */
+static atomic_long_t cmabuf_nowait_pages;
+
+/*
+ * What the page allocator keeps back from ordinary allocations: each zone's
+ * high watermark and its largest lowmem reserve, as the kernel's
+ * calculate_totalreserve_pages() counts them (totalreserve_pages itself is
+ * not exported).  Read without locks: an estimate, as theirs.
+ */
+static unsigned long cmabuf_reserve_pages(void)
+{
+	unsigned long pages = 0;
+	int nid, i, j;
+
+	for_each_online_node(nid) {
+		pg_data_t *pgdat = NODE_DATA(nid);
+
+		for (i = 0; i < MAX_NR_ZONES; i++) {
+			struct zone *zone = &pgdat->node_zones[i];
+			long reserve = 0;
+
+			if (!populated_zone(zone))
+				continue;
+			for (j = i; j < MAX_NR_ZONES; j++)
+				reserve = max(reserve, READ_ONCE(zone->lowmem_reserve[j]));
+			pages += reserve + high_wmark_pages(zone);
+		}
+	}
+	return pages;
+}
+
+/*
+ * May an allocation of @pages pass over locked pages?  It then runs with
+ * PF_MEMALLOC (see cmabuf_alloc_exact()), and whatever the page allocator
+ * cannot give it above the watermarks it takes from the memory reserves:
+ * the pages CMA migrates lent-out data into (alloc_contig_range() asks for
+ * them with a mask of its own, without __GFP_NOMEMALLOC), the page tables
+ * and page array of dma-direct's kernel mapping.  So it may only while the
+ * free memory outside CMA covers, above the reserves, everything it can
+ * take: its own size (every page of the range may have to be migrated, or,
+ * for dma-direct's fallback, be taken from there), that of the others
+ * under way, and a margin for everybody else's allocations meanwhile (the
+ * larger of 1/64 of RAM and 8 MiB: a migration runs for tens of
+ * milliseconds per 64 MiB, during which the rest of the system allocates as
+ * usual, and kswapd is only woken below the low watermark).  Then every
+ * page comes from the allocator's fast path, above the low watermark, and
+ * the reserves are never touched.  On success the pages stay counted in
+ * cmabuf_nowait_pages until cmabuf_nowait_end().
+ */
+static bool cmabuf_nowait_begin(unsigned long pages, bool quiet)
+{
+	unsigned long free = global_zone_page_state(NR_FREE_PAGES);
+	unsigned long cma = global_zone_page_state(NR_FREE_CMA_PAGES);
+	unsigned long margin = max_t(unsigned long, totalram_pages() / 64,
+				     SZ_8M >> PAGE_SHIFT);
+	unsigned long want, busy;
+
+	free = free > cma ? free - cma : 0;
+	busy = atomic_long_add_return(pages, &cmabuf_nowait_pages);
+	want = busy + cmabuf_reserve_pages() + margin;
+	if (free >= want)
+		return true;
+	atomic_long_sub(pages, &cmabuf_nowait_pages);
+	if (!quiet)
+		pr_warn_ratelimited("%s[%d]: not enough free memory outside CMA to pass over locked pages: %lu pages asked, %lu free, %lu wanted (%lu under way, %lu reserved, %lu margin)\n",
+				    current->comm, task_pid_nr(current), pages,
+				    free, want, busy, want - busy - margin, margin);
+	return false;
+}
+
+static void cmabuf_nowait_end(unsigned long pages)
+{
+	atomic_long_sub(pages, &cmabuf_nowait_pages);
+}
 
 static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache,
 			      unsigned int how)
 {
 	struct device *dev = cmabuf_device;
+	unsigned long pages = size >> PAGE_SHIFT;
 	unsigned int noreclaim = 0;
 	/*
 	 * __GFP_NOWARN: any user of the device can ask for what cannot be
@@ -250,17 +332,29 @@ static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache,
 	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_ACCOUNT;
 
 	/*
-	 * CMA makes room by migrating the movable pages of a range, and
-	 * sleeps on each locked one until it is unlocked.  A FUSE server's
-	 * own page cache may hold such a page, locked by a read or write that
-	 * waits for the server's reply: that is, for us.  Migration does not
-	 * sleep on page locks in a PF_MEMALLOC task (direct compaction sets
-	 * it for the same reason), so CMA gives up that range and tries the
-	 * next.  PF_MEMALLOC would also let our allocations use the memory
-	 * reserves: __GFP_NOMEMALLOC keeps dma-direct's fallback to the page
-	 * allocator out of them.
+	 * CMA makes room by migrating the movable pages of a range, and in
+	 * MIGRATE_SYNC mode sleeps (uninterruptibly, holding the global
+	 * cma_mutex that every CMA user of the system takes) on each locked
+	 * one until it is unlocked.  A FUSE server's own page cache may hold
+	 * such a page, locked by a read or write that waits for the server's
+	 * reply: that is, for us.  Migration does not sleep on page locks in
+	 * a PF_MEMALLOC task (direct compaction sets it for the same reason,
+	 * migrate.c gives the page up), so CMA gives up that range and tries
+	 * the next, and fails with ENOSPC when none is left.  With no page
+	 * lock waited for, alloc_contig_range() sees a fatal signal between
+	 * migration passes and cma_alloc() stops at its -EINTR: the task can
+	 * be killed.  PF_MEMALLOC also turns direct reclaim off and lets the
+	 * allocations made for us use the memory reserves: cmabuf_nowait_begin()
+	 * lets it be set only while there is memory enough above them, and
+	 * __GFP_NOMEMALLOC keeps dma-direct's fallback to the page allocator,
+	 * the one allocation our mask reaches, out of them in any case.  A
+	 * no-map pool of our own migrates nothing and has no fallback.
 	 */
+	if (cmabuf_has_region && !cmabuf_cached_ok)
+		how &= ~CMABUF_NOWAIT;
 	if (how & CMABUF_NOWAIT) {
+		if (!cmabuf_nowait_begin(pages, how & CMABUF_QUIET))
+			return -ENOMEM;
 		gfp |= __GFP_NOMEMALLOC;
 		noreclaim = memalloc_noreclaim_save();
 	}
@@ -280,10 +374,12 @@ static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache,
 		if (r->vaddr)
 			r->phys = dma_to_phys(dev, r->dma);
 	}
-	if (how & CMABUF_NOWAIT)
+	if (how & CMABUF_NOWAIT) {
 		memalloc_noreclaim_restore(noreclaim);
+		cmabuf_nowait_end(pages);
+	}
 	if (!r->vaddr)
-		return -ENOSPC;
+		return fatal_signal_pending(current) ? -EINTR : -ENOSPC;
 	/* The zeroes must be in memory, not only in the CPU caches. */
 	if (cache == CMABUF_CACHE_CACHED)
 		dma_sync_single_for_device(dev, r->dma, size,
@@ -370,7 +466,9 @@ static int cmabuf_charge(struct cmabuf_opener *o, u64 bytes, bool quiet)
  * A region of @size bytes (a page multiple) whose physical address is a
  * multiple of @align, charged to @o; size 0 is a region without memory.  A
  * CMABUF_QUIET failure (an attempt with a fallback) is neither logged nor
- * counted.
+ * counted.  Fails with ENOSPC (no room), EDQUOT (the opener's cap), ENOMEM
+ * (CMABUF_NOWAIT, memory too low to pass over locked pages safely) or
+ * EINTR (a fatal signal: the task is dying, nothing is logged).
  */
 static int cmabuf_region_alloc(struct cmabuf_region *r, u64 size, u64 align,
 			       u32 cache, unsigned int how,
@@ -406,6 +504,11 @@ static int cmabuf_region_alloc(struct cmabuf_region *r, u64 size, u64 align,
 	 * the alignment costs is charged too.
 	 */
 	cmabuf_free_exact(r);
+	if (fatal_signal_pending(current)) {
+		cmabuf_uncharge(o, size);
+		ret = -EINTR;
+		goto fail;
+	}
 	if (check_add_overflow((size_t)size, (size_t)(align - PAGE_SIZE),
 			       &bigger) || bigger > ram) {
 		cmabuf_uncharge(o, size);
@@ -433,13 +536,16 @@ done:
 	}
 	return 0;
 fail:
-	if (quiet)
+	/* ENOMEM has logged its own line; a dying task has no one to tell. */
+	if (quiet || ret == -EINTR)
 		return ret;
+	if (ret == -ENOMEM)
+		goto fail_cap;
 	pr_err_ratelimited("alloc failed, req-size: %llu pages, align: %llu, cache: %s, ret: %d\n",
 			   size >> PAGE_SHIFT, align, cmabuf_cache_names[cache],
 			   ret);
 fail_cap:
-	/* A cap has logged its own line. */
+	/* A cap (or the memory check) has logged its own line. */
 	if (!quiet)
 		atomic64_inc(&cmabuf_stats.alloc_failures);
 	return ret;
@@ -523,9 +629,11 @@ static bool cmabuf_file_addrs(const struct file *file)
 /*
  * memcpy() and memset() in chunks with a rescheduling point between them:
  * buffers can be GiB large, and uncached memory is slow to touch.  Fine
- * under buf->lock, a sleeping lock.
+ * under buf->lock, a sleeping lock.  An @intr copy stops at a fatal signal
+ * (-EINTR): it fills new memory that the caller can then drop.  Zeroing
+ * goes to the end: what it clears is part of the file's contents.
  */
-static void cmabuf_memcpy(void *dst, const void *src, size_t len)
+static int cmabuf_memcpy(void *dst, const void *src, size_t len, bool intr)
 {
 	while (len) {
 		size_t n = min_t(size_t, len, CMABUF_COPY_CHUNK);
@@ -534,8 +642,11 @@ static void cmabuf_memcpy(void *dst, const void *src, size_t len)
 		dst += n;
 		src += n;
 		len -= n;
+		if (intr && len && fatal_signal_pending(current))
+			return -EINTR;
 		cond_resched();
 	}
+	return 0;
 }
 
 static void cmabuf_memzero(void *dst, size_t len)
@@ -623,7 +734,9 @@ static ssize_t cmabuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
  * Put @nr (of the same cache mode, or unmapped) in place of the buffer's
  * memory, keeping the first min(old, new) bytes, and free the old memory.
  * Called with the inode lock held.  Fails (freeing @nr) with -EBUSY for a
- * change of cache mode while the buffer is mapped.
+ * change of cache mode while the buffer is mapped, and with -EINTR when a
+ * fatal signal comes first or during the copy: the old memory stays, and
+ * the zapped mappings fault it in again.
  */
 static int cmabuf_replace(struct cmabuf_buf *buf, struct cmabuf_region *nr,
 			  u64 align)
@@ -631,12 +744,19 @@ static int cmabuf_replace(struct cmabuf_buf *buf, struct cmabuf_region *nr,
 	struct inode *inode = buf->inode;
 	struct cmabuf_region old;
 	size_t keep;
+	int ret;
 
 	down_write(&buf->lock);
-	if (nr->cache != buf->r.cache && atomic_read(&buf->maps)) {
+	if (nr->cache != buf->r.cache && atomic_read(&buf->maps))
+		ret = -EBUSY;
+	else if (fatal_signal_pending(current))
+		ret = -EINTR;
+	else
+		ret = 0;
+	if (ret) {
 		up_write(&buf->lock);
 		cmabuf_region_free(nr, buf->opener);
-		return -EBUSY;
+		return ret;
 	}
 	/*
 	 * Zap the mappings before copying: from here on every access through
@@ -656,7 +776,17 @@ static int cmabuf_replace(struct cmabuf_buf *buf, struct cmabuf_region *nr,
 			dma_sync_single_for_cpu(cmabuf_device,
 						buf->r.dma + buf->r.offset,
 						keep, DMA_BIDIRECTIONAL);
-		cmabuf_memcpy(nr->vaddr + nr->offset, cmabuf_vaddr(buf), keep);
+		/*
+		 * Once cached memory has been synced for the CPU, its stores
+		 * not yet cleaned live in the copy only: no stopping then.
+		 */
+		ret = cmabuf_memcpy(nr->vaddr + nr->offset, cmabuf_vaddr(buf),
+				    keep, buf->r.cache != CMABUF_CACHE_CACHED);
+		if (ret) {
+			up_write(&buf->lock);
+			cmabuf_region_free(nr, buf->opener);
+			return ret;
+		}
 		if (nr->cache == CMABUF_CACHE_CACHED)
 			dma_sync_single_for_device(cmabuf_device,
 						   nr->dma + nr->offset, keep,
@@ -676,10 +806,14 @@ static int cmabuf_replace(struct cmabuf_buf *buf, struct cmabuf_region *nr,
 	return 0;
 }
 
-/* How allocations for @buf are made. */
+/*
+ * How allocations for @buf are made: passing over locked pages unless the
+ * buffer was allocated without CMABUF_ALLOC_NOWAIT through a privileged
+ * open (see cmabuf(4): root's own choice to wait, as before).
+ */
 static unsigned int cmabuf_how(const struct cmabuf_buf *buf)
 {
-	return buf->nowait ? CMABUF_NOWAIT : 0;
+	return buf->nowait || !buf->opener->priv ? CMABUF_NOWAIT : 0;
 }
 
 /* Give a file buffer @size bytes of memory.  With the inode lock held. */
@@ -706,6 +840,9 @@ static int cmabuf_grow_for_write(struct cmabuf_buf *buf, u64 end)
 
 	if (cap && 2 * cap > need && !cmabuf_grow(buf, 2 * cap, true))
 		return 0;
+	/* No second allocation for a dying task. */
+	if (fatal_signal_pending(current))
+		return -EINTR;
 	return cmabuf_grow(buf, need, false);
 }
 
@@ -729,6 +866,7 @@ static ssize_t cmabuf_file_write(struct kiocb *iocb, struct iov_iter *from)
 	struct inode *inode = file_inode(file);
 	struct cmabuf_buf *buf = inode->i_private;
 	ssize_t ret;
+	int err;
 	u64 end;
 
 	inode_lock(inode);
@@ -759,10 +897,15 @@ static ssize_t cmabuf_file_write(struct kiocb *iocb, struct iov_iter *from)
 		}
 	}
 	end = iocb->ki_pos + ret;
-	if (end > buf->r.size && cmabuf_grow_for_write(buf, end)) {
-		/* No room for all of it: write what fits. */
-		if (iocb->ki_pos >= buf->r.size) {
-			ret = -ENOSPC;
+	err = end > buf->r.size ? cmabuf_grow_for_write(buf, end) : 0;
+	if (err) {
+		/*
+		 * No room for all of it: write what fits.  A dying task
+		 * writes nothing; nor does one refused for low memory
+		 * (ENOMEM: try again later) whose write starts past the end.
+		 */
+		if (err == -EINTR || iocb->ki_pos >= buf->r.size) {
+			ret = err == -EINTR || err == -ENOMEM ? err : -ENOSPC;
 			goto out;
 		}
 		iov_iter_truncate(from, buf->r.size - iocb->ki_pos);

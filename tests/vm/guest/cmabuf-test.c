@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
@@ -2334,6 +2336,8 @@ static void empty_cma_area(void)
 struct whole_area {
 	int fd;
 	uint32_t flags;
+	uint64_t size;		/* 0: whole_size */
+	uint64_t phys;
 	_Atomic bool done;
 };
 
@@ -2343,9 +2347,10 @@ static void *alloc_whole_area(void *p)
 	struct cmabuf_alloc a;
 
 	memset(&a, 0, sizeof(a));
-	a.size = whole_size;
+	a.size = w->size ? w->size : whole_size;
 	a.flags = CMABUF_ALLOC_CLOEXEC | w->flags;
 	w->fd = ioctl(devfd, CMABUF_IOC_ALLOC, &a) < 0 ? -errno : a.fd;
+	w->phys = w->fd >= 0 ? a.phys_addr : 0;
 	atomic_store(&w->done, true);
 	return NULL;
 }
@@ -2358,13 +2363,188 @@ static bool done_within(struct whole_area *w, int secs)
 	return atomic_load(&w->done);
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Free memory outside CMA, kB. */
+static long other_free_kb(void)
+{
+	return meminfo_kb("MemFree") - meminfo_kb("CmaFree");
+}
+
+/* The zones' min watermarks together, kB (below them: the reserves). */
+static long zone_min_kb(void)
+{
+	char line[256];
+	long sum = 0, v;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " min %ld", &v) == 1)
+			sum += v;
+	fclose(f);
+	return sum * (page / 1024);
+}
+
+/*
+ * A process that makes ALLOCs without flags (their buffers closed at once)
+ * when asked, through the device opened before, by root or (@unpriv) as
+ * nobody.  Forked before the test holds any buffer (the helper would
+ * inherit it) or any FUSE read (forking copies the address space, which
+ * faults held by the server could make wait).
+ */
+struct helper {
+	pid_t pid;
+	int cmd, res;
+};
+
+static bool helper_start(struct helper *h, bool unpriv)
+{
+	int c[2], r[2], ready = -1;
+
+	h->pid = -1;
+	if (pipe2(c, O_CLOEXEC))
+		return false;
+	if (pipe2(r, O_CLOEXEC)) {
+		close(c[0]);
+		close(c[1]);
+		return false;
+	}
+	if (unpriv)
+		chmod(CMABUF_DEVICE, 0666);
+	fflush(stdout);
+	h->pid = fork();
+	if (h->pid == 0) {
+		int fd = devfd, ret = 0;
+		uint64_t size;
+
+		close(c[1]);
+		close(r[0]);
+		if (unpriv) {
+			if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+				_exit(1);
+			fd = open(CMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+			ret = fd < 0 ? errno : 0;
+		}
+		while (write(r[1], &ret, sizeof(ret)) == sizeof(ret) &&
+		       read(c[0], &size, sizeof(size)) == sizeof(size)) {
+			struct cmabuf_alloc a;
+
+			memset(&a, 0, sizeof(a));
+			a.size = size;
+			a.flags = CMABUF_ALLOC_CLOEXEC;
+			ret = fd < 0 ? EBADF : ioctl(fd, CMABUF_IOC_ALLOC, &a) < 0 ? errno : 0;
+			if (!ret)
+				close(a.fd);
+		}
+		_exit(0);
+	}
+	close(c[0]);
+	close(r[1]);
+	h->cmd = c[1];
+	h->res = r[0];
+	if (h->pid > 0 && read(h->res, &ready, sizeof(ready)) != sizeof(ready))
+		ready = -1;
+	if (unpriv)
+		chmod(CMABUF_DEVICE, 0600);
+	return h->pid > 0 && ready == 0;
+}
+
+/*
+ * ALLOC @size through @h: 0 or the errno, -ETIMEDOUT when no answer came
+ * within @wait_ms (it may still come); *ms: how long it took.
+ */
+static int helper_alloc(struct helper *h, uint64_t size, int wait_ms, long *ms)
+{
+	long t0 = now_ms();
+	struct pollfd pfd = { .fd = h->res, .events = POLLIN };
+	int ret = -1;
+
+	if (h->pid <= 0 || write(h->cmd, &size, sizeof(size)) != sizeof(size))
+		return -1;
+	if (poll(&pfd, 1, wait_ms) == 0)
+		ret = -ETIMEDOUT;
+	else if (read(h->res, &ret, sizeof(ret)) != sizeof(ret))
+		ret = -1;
+	*ms = now_ms() - t0;
+	return ret;
+}
+
+static void helper_stop(struct helper *h)
+{
+	if (h->pid <= 0)
+		return;
+	close(h->cmd);
+	close(h->res);
+	kill(h->pid, SIGKILL);
+	waitpid(h->pid, NULL, 0);
+	h->pid = -1;
+}
+
+/*
+ * Memory too low outside CMA for an allocation that passes over locked
+ * pages to stay off the reserves: it fails at once with ENOMEM and a log
+ * line, and takes nothing; root without the flag (the waiting way, with
+ * reclaim) still gets the memory, which shows room was not the reason.
+ */
+static void nowait_low_memory(struct helper *unpriv)
+{
+	size_t from = klog_len();
+	long before = other_free_kb(), after, ms, t0, wmin = zone_min_kb();
+	struct whole_area w = { .fd = -1, .flags = CMABUF_ALLOC_NOWAIT };
+	int e;
+
+	diag("free outside CMA %ld kB (min watermarks %ld kB), CmaFree %ld kB, area %" PRIu64 " MiB",
+	     before, wmin, meminfo_kb("CmaFree"), whole_size / MiB);
+	if (before * 1024 >= (long)whole_size) {
+		skip("the page allocator could not be filled", "low memory: ENOMEM instead of the reserves");
+		return;
+	}
+	t0 = now_ms();
+	alloc_whole_area(&w);
+	ms = now_ms() - t0;
+	after = other_free_kb();
+	ok(w.fd == -ENOMEM && ms < 1000,
+	   "low memory: the whole area with CMABUF_ALLOC_NOWAIT fails with ENOMEM in %ld ms (%s)",
+	   ms, w.fd >= 0 ? "succeeded" : strerror(-w.fd));
+	if (w.fd >= 0)
+		close(w.fd);
+	ok(klog_has(from, "not enough free memory outside CMA", "reserved"),
+	   "... with a log line saying what was free and wanted");
+	ok(after >= wmin && after > before - 4096,
+	   "... and the reserves are untouched: %ld kB free outside CMA before, %ld kB after, min watermarks %ld kB",
+	   before, after, wmin);
+	e = helper_alloc(unpriv, whole_size, 30000, &ms);
+	ok(e == ENOMEM && ms < 1000,
+	   "... an unprivileged opener without the flag too: ENOMEM in %ld ms (%s)", ms,
+	   e < 0 ? "no answer" : e ? strerror(e) : "succeeded");
+	w = (struct whole_area){ .fd = -1 };
+	alloc_whole_area(&w);
+	ok(w.fd >= 0, "... while root without the flag (waiting, with reclaim) gets it: the area had room (%s)",
+	   w.fd >= 0 ? "ok" : strerror(-w.fd));
+	if (w.fd >= 0)
+		close(w.fd);
+	diag("free outside CMA %ld kB after that", other_free_kb());
+}
+
 /*
  * A FUSE read keeps its page-cache pages locked until the server replies;
- * when such a page lies in the CMA area, an allocation over it waits for it
- * (CMA migrates it), unless made with CMABUF_ALLOC_NOWAIT, which fails at
- * once.  The page cache goes to CMA when CMA holds most of the free memory:
- * the rest is filled with buffers from the page allocator first (CMA full,
- * dma-direct falls back to it), then CMA is emptied.
+ * when such a page lies in the CMA area, an allocation over it passes it by
+ * and fails at once (ENOSPC), whoever makes it, unless made without
+ * CMABUF_ALLOC_NOWAIT through a privileged open: that one waits for the
+ * page (CMA migrates it), uninterruptibly, holding up every other CMA user.
+ * The page cache goes to CMA when CMA holds most of the free memory: the
+ * rest is filled with buffers from the page allocator first (CMA full,
+ * dma-direct falls back to it; max_bytes raised for that), then CMA is
+ * emptied.  That is also the low-memory case (nowait_low_memory()); the
+ * filling buffers go before the locked-page checks.
  */
 static void nowait_locked_page(void)
 {
@@ -2375,6 +2555,7 @@ static void nowait_locked_page(void)
 	struct fuse_in_header *in = (void *)buf;
 	struct whole_area w = { .fd = -1 };
 	struct cmabuf_version v = { 0 };
+	struct helper unpriv = { .pid = -1 }, rooth = { .pid = -1 };
 	int hog = -1, nfill = 0, ffd = -1, fill_fd[1024];
 	pthread_t srv, faulter[HELD_MAX], allocator;
 	bool srv_up = false;
@@ -2386,12 +2567,18 @@ static void nowait_locked_page(void)
 	if (!ok(ioctl(devfd, CMABUF_IOC_VERSION, &v) == 0 &&
 		(v.alloc_flags & CMABUF_ALLOC_NOWAIT), "VERSION knows CMABUF_ALLOC_NOWAIT"))
 		return;
+	/* Before any buffer of this test: they would inherit it. */
+	ok(helper_start(&unpriv, true) && helper_start(&rooth, false),
+	   "helper processes: an unprivileged opener, and root");
 	hog = largest_buffer();
 	if (hog < 0) {
 		skip("not even half of the area can be allocated in one piece",
 		     "CMABUF_ALLOC_NOWAIT and locked pages");
+		helper_stop(&rooth);
+		helper_stop(&unpriv);
 		return;
 	}
+	set_param("max_bytes", (uint64_t)meminfo_kb("MemTotal") * 1024);
 	diag("largest buffer: %" PRIu64 " MiB at 0x%" PRIx64, whole_size / MiB, whole_phys);
 	/* Leave the page allocator less free memory than CMA will have. */
 	for (uint64_t sz = 4 * MiB; sz >= 64 * 1024 && nfill < 1024; ) {
@@ -2409,6 +2596,7 @@ static void nowait_locked_page(void)
 	close(hog);
 	diag("page allocator filled with %d buffers: MemFree %ld kB, CmaFree %ld kB", nfill,
 	     meminfo_kb("MemFree"), cma_free_kb());
+	nowait_low_memory(&unpriv);
 
 	mkdir(mnt, 0755);
 	s.fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
@@ -2453,36 +2641,107 @@ static void nowait_locked_page(void)
 		goto out;
 	}
 
-	/* NOWAIT: fails without waiting (the watchdog would release the read). */
-	w.flags = CMABUF_ALLOC_NOWAIT;
-	pthread_create(&allocator, NULL, alloc_whole_area, &w);
-	if (!done_within(&w, 30))
-		release_reads(&s);
-	pthread_join(allocator, NULL);
-	ok(!reads_released(&s) && w.fd == -ENOSPC,
-	   "with CMABUF_ALLOC_NOWAIT, the whole area over pages locked by FUSE reads: ENOSPC at once (%s)",
-	   reads_released(&s) ? "waited for the reads" : w.fd >= 0 ? "succeeded" : strerror(-w.fd));
-	if (w.fd >= 0)
-		close(w.fd);
+	/* Memory is plentiful again: what is left in the way is the lock. */
+	while (nfill)
+		close(fill_fd[--nfill]);
+	diag("page allocator buffers freed: free outside CMA %ld kB, %ld locked pages under the largest buffer",
+	     other_free_kb(), locked_in_area());
 
-	/* Without: CMA waits for the page, and completes once it is unlocked. */
+	/*
+	 * NOWAIT: fails without waiting (the watchdog would release the
+	 * read), and a small allocation at the same time is not held up.
+	 * Two pages: CMA serves them (one would come from the page
+	 * allocator) in what the largest buffer leaves of the area.
+	 */
+	{
+		struct whole_area small = { .fd = -1, .flags = CMABUF_ALLOC_NOWAIT, .size = 2 * page };
+		pthread_t st;
+		long t0 = now_ms(), ms;
+		int e;
+
+		w.flags = CMABUF_ALLOC_NOWAIT;
+		pthread_create(&allocator, NULL, alloc_whole_area, &w);
+		pthread_create(&st, NULL, alloc_whole_area, &small);
+		if (!done_within(&w, 30) || !done_within(&small, 1))
+			release_reads(&s);
+		pthread_join(allocator, NULL);
+		pthread_join(st, NULL);
+		ms = now_ms() - t0;
+		ok(!reads_released(&s) && w.fd == -ENOSPC && ms < 10000,
+		   "with CMABUF_ALLOC_NOWAIT, the whole area over pages locked by FUSE reads: ENOSPC without waiting for them (%s, %ld ms)",
+		   reads_released(&s) ? "waited for the reads" : w.fd >= 0 ? "succeeded" : strerror(-w.fd), ms);
+		ok(!reads_released(&s) && small.fd >= 0,
+		   "... and a 2-page allocation at the same time succeeds without waiting (%s)",
+		   small.fd < 0 ? strerror(-small.fd) :
+		   in_cma(small.phys, 2 * page) ? "from the area" : "from the page allocator");
+		if (w.fd >= 0)
+			close(w.fd);
+		if (small.fd >= 0)
+			close(small.fd);
+		e = helper_alloc(&unpriv, whole_size, 30000, &ms);
+		if (e == -ETIMEDOUT)
+			release_reads(&s);
+		ok(e == ENOSPC && ms < 10000 && !reads_released(&s),
+		   "an unprivileged opener without the flag passes over them too: ENOSPC in %ld ms (%s)",
+		   ms, e < 0 ? "no answer" : e ? strerror(e) : "succeeded");
+	}
+
+	/*
+	 * Root without the flag: CMA waits for the page, uninterruptibly and
+	 * holding cma_mutex, so that another allocation from the area waits
+	 * too and SIGKILL does not end it; it completes once the page is
+	 * unlocked.  The control for the checks above.  (An allocation that
+	 * finds no free range in the area's bitmap takes no mutex: dma-direct
+	 * then goes to the page allocator.)
+	 */
 	w = (struct whole_area){ .fd = -1 };
 	if (!reads_released(&s)) {
-		pthread_create(&allocator, NULL, alloc_whole_area, &w);
-		ok(!done_within(&w, 3), "without it, the same allocation waits for the locked pages");
+		struct whole_area small = { .fd = -1, .flags = CMABUF_ALLOC_NOWAIT, .size = 2 * page };
+		pid_t pid = rooth.pid;
+		int status = 0;
+		pthread_t st;
+		long ms;
+
+		ok(helper_alloc(&rooth, whole_size, 3000, &ms) == -ETIMEDOUT,
+		   "root without the flag: the same allocation waits for the locked pages");
+		pthread_create(&st, NULL, alloc_whole_area, &small);
+		if (done_within(&small, 2) && small.fd >= 0 && !in_cma(small.phys, 2 * page))
+			skip("no room left in the area beside it: the page allocator served it",
+			     "... and holds up a 2-page allocation from the area meanwhile");
+		else
+			ok(!small.done,
+			   "... and holds up a 2-page allocation from the area meanwhile (%s)",
+			   small.done ? (small.fd >= 0 ? "it succeeded" : strerror(-small.fd)) :
+			   "waiting");
+		if (pid > 0)
+			kill(pid, SIGKILL);
+		usleep(1000000);
+		ok(pid > 0 && waitpid(pid, &status, WNOHANG) == 0,
+		   "... SIGKILL does not end it within a second (it sleeps uninterruptibly)");
 		release_reads(&s);
-		pthread_join(allocator, NULL);
+		ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFSIGNALED(status),
+		   "... it ends once the server replies");
+		rooth.pid = -1;
+		close(rooth.cmd);
+		close(rooth.res);
+		pthread_join(st, NULL);
+		ok(small.fd >= 0, "... and so does the 2-page allocation (%s)",
+		   small.fd >= 0 ? "ok" : strerror(-small.fd));
+		if (small.fd >= 0)
+			close(small.fd);
 		/*
 		 * Migration gives up on a page whose fault is still
 		 * finishing (a reference held, five tries in a row): the
 		 * area is free again a moment later.
 		 */
+		w = (struct whole_area){ .fd = -1, .flags = CMABUF_ALLOC_NOWAIT };
+		alloc_whole_area(&w);
 		for (int i = 1; w.fd == -ENOSPC && i <= 5; i++) {
 			diag("whole-area ALLOC after the reply: ENOSPC, again in 200 ms (%d)", i);
 			usleep(200000);
 			alloc_whole_area(&w);
 		}
-		ok(w.fd >= 0, "... and succeeds once the server replies (%s)",
+		ok(w.fd >= 0, "with the pages unlocked and memory plentiful, the whole area with CMABUF_ALLOC_NOWAIT succeeds (%s)",
 		   w.fd >= 0 ? "ok" : strerror(-w.fd));
 		if (w.fd >= 0)
 			close(w.fd);
@@ -2502,6 +2761,9 @@ out:
 		pthread_join(srv, NULL);
 	while (nfill)
 		close(fill_fd[--nfill]);
+	set_param("max_bytes", 0);
+	helper_stop(&rooth);
+	helper_stop(&unpriv);
 }
 
 /*
