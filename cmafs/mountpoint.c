@@ -13,6 +13,24 @@
 #include "log.h"
 #include "mountpoint.h"
 
+/* mountinfo writes blanks, tabs, newlines and backslashes as \ooo. */
+static void unescape(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+					(s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
 /* Is @path the mount point of a cmafs mount (/proc/self/mountinfo)? */
 static bool cmafs_mounted_on(const char *path)
 {
@@ -30,7 +48,7 @@ static bool cmafs_mounted_on(const char *path)
 		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
 		    sscanf(sep + 3, "%63s", type) != 1)
 			continue;
-		/* mountinfo escapes blanks as \040: compare as written */
+		unescape(mp);
 		found = !strcmp(mp, path) && !strcmp(type, "fuse.cmafs");
 	}
 	fclose(f);
@@ -53,7 +71,10 @@ int mountpoint_dev(const char *path, dev_t *dev)
 
 		if (!sep || sscanf(line, "%*s %*s %u:%u %*s %4095s", &major,
 				   &minor, mp) != 3 ||
-		    sscanf(sep + 3, "%63s", type) != 1 || strcmp(mp, path))
+		    sscanf(sep + 3, "%63s", type) != 1)
+			continue;
+		unescape(mp);
+		if (strcmp(mp, path))
 			continue;
 		found = strcmp(type, "fuse.cmafs") ? -1 : 0;
 		if (!found)

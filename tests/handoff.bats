@@ -282,7 +282,7 @@ s.close()' "$sock" "$MNT/.stats"
 	# the same mount point again
 	"$CMAFS_BIN" -f -o "backend=$CMAFS_BACKEND,allow_other${CMAFS_TEST_OPTS:+,$CMAFS_TEST_OPTS}" "$MNT" >"$LOG.2" 2>&1 3>&- &
 	local pid=$!
-	echo "$MNT $pid $LOG.2" >>"$(_cmafs_registry)"
+	cmafs_register "$MNT" "$pid" "$LOG.2"
 	wait_until socket_is "$MNT" "$sock"
 	truncate -s 4K "$MNT/f"
 	run ho get "$MNT/f" ro
@@ -316,7 +316,7 @@ s.close()' "$sock" "$MNT/.stats"
 	chown "$TEST_UID:$TEST_GID" "$dir/mnt"
 	as_user "$dir/cmafs" -f -o "backend=sim,pool=16M,allow_other${CMAFS_TEST_OPTS:+,$CMAFS_TEST_OPTS}" "$dir/mnt" >"$dir/log" 2>&1 3>&- &
 	local pid=$!
-	echo "$dir/mnt $pid $dir/log" >>"$(_cmafs_registry)"
+	cmafs_register "$dir/mnt" "$pid" "$dir/log"
 	local i
 	for ((i = 0; i < 100; i++)); do
 		_cmafs_mounted "$dir/mnt" && break
@@ -387,4 +387,20 @@ PY
 	wait_until ho get "$MNT/f" ro
 	run ho get "$MNT/f" ro
 	assert_output --regexp '^error=0 '
+}
+
+@test "a mount point with a blank in its path: the hand-off knows its own mount (mountinfo's \\040)" {
+	cmafs_tmp
+	local dir
+	dir=$(mktemp -d "$CMAFS_TMP/with blank.XXXXXX")
+	mkdir "$dir/mnt point"
+	"$CMAFS_BIN" -f -o "backend=$CMAFS_BACKEND${CMAFS_TEST_OPTS:+,$CMAFS_TEST_OPTS}" "$dir/mnt point" >"$dir/log" 2>&1 3>&- &
+	cmafs_register "$dir/mnt point" "$!" "$dir/log"
+	wait_until test -r "$dir/mnt point/.stats"
+	truncate -s 4K "$dir/mnt point/f"
+	run ho get "$dir/mnt point/f" rw
+	assert_output --regexp '^error=0 '
+	# and a second daemon on it is refused, as on any cmafs mount point
+	run -1 "$CMAFS_BIN" -f -o "backend=$CMAFS_BACKEND" "$dir/mnt point"
+	assert_output --partial "already"
 }

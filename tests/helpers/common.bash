@@ -43,6 +43,13 @@ _cmafs_registry() {
 	fi
 }
 
+# cmafs_register MOUNTPOINT PID LOG: unmount it (and wait for PID) at the
+# teardown of this scope, as for cmafs_mount's own; tab-separated, so that a
+# mount point may hold blanks.
+cmafs_register() {
+	printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$(_cmafs_registry)"
+}
+
 # The helpers that poll use shell builtins only: in the arm64 VMs (TCG)
 # every fork+exec costs ~60 ms.
 _cmafs_alive() { # pid -> 0 while the process exists and is not a zombie
@@ -57,8 +64,9 @@ _cmafs_alive() { # pid -> 0 while the process exists and is not a zombie
 # (unlike mountpoint(1), also when its daemon is dead: ENOTCONN).
 _cmafs_mounted() {
 	local _id _pid _dev _root mp _rest
+	# (mountinfo writes a blank as \040)
 	while read -r _id _pid _dev _root mp _rest; do
-		[[ $mp == "$1" ]] && return 0
+		[[ $mp == "${1// /\\040}" ]] && return 0
 	done </proc/self/mountinfo
 	return 1
 }
@@ -112,7 +120,7 @@ cmafs_mount() {
 	"${wrap[@]}" "$CMAFS_BIN" -f -o "$optstr" "$MNT" >"$LOG" 2>&1 3>&- &
 	CMAFS_PID=$!
 	export MNT LOG CMAFS_PID
-	echo "$MNT $CMAFS_PID $LOG" >>"$(_cmafs_registry)"
+	cmafs_register "$MNT" "$CMAFS_PID" "$LOG"
 
 	local i
 	for ((i = 0; i < 100; i++)); do
@@ -158,7 +166,7 @@ cmafs_umount() {
 _cmafs_umount_registry() {
 	local reg=$1 mnt pid log rc=0
 	[[ -f $reg ]] || return 0
-	while read -r mnt pid log; do
+	while IFS=$'\t' read -r mnt pid log; do
 		[[ -n $mnt ]] || continue
 		cmafs_umount "$mnt" "$pid" || rc=1
 	done < <(tac "$reg")
