@@ -22,8 +22,11 @@
  *         5. CMABUF_IOC_ALLOC with the flags the daemon uses (FILE,
  *            NOWAIT where the module knows it, CLOEXEC)
  *         6. close of that one
- *         7. truncate(FILE, SIZE) again, the file being SIZE already (a
- *            SETATTR round trip through the daemon that allocates nothing)
+ *         7. truncate(FILE, SIZE) again, the file being SIZE already
+ *            (what a truncate costs through the daemon without allocating)
+ *         8. getxattr(FILE, "security.capability"): the round trip the
+ *            kernel makes before each truncate (the killpriv check: FUSE
+ *            inodes are never S_NOSEC), answered ENODATA
  *   rawbuf parts FILE N        where cmafs_map's time goes without
  *       passthrough, for FILE (with a buffer) of a cmafs mount, N samples
  *       each, interleaved, "MEDIAN P99" (microseconds) per line:
@@ -169,7 +172,8 @@ static int alloc_lat(const char *file, uint64_t size, size_t n)
 {
 	struct cmabuf_version v;
 	unsigned int dflags = CMABUF_ALLOC_FILE;
-	double *lat[7];
+	double *lat[8];
+	char cap[64];
 	size_t i;
 	int k, fd;
 
@@ -177,7 +181,7 @@ static int alloc_lat(const char *file, uint64_t size, size_t n)
 		die("CMABUF_IOC_VERSION: %s", strerror(errno));
 	if (v.alloc_flags & CMABUF_ALLOC_NOWAIT)
 		dflags |= CMABUF_ALLOC_NOWAIT;
-	for (k = 0; k < 7; k++)
+	for (k = 0; k < 8; k++)
 		if (!n || !(lat[k] = calloc(n, sizeof(double))))
 			die("rawbuf alloc: N must be >= 1 (or out of memory)");
 	fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -195,6 +199,12 @@ static int alloc_lat(const char *file, uint64_t size, size_t n)
 			die("truncate %s again: %s", file, strerror(errno));
 		lat[6][i] = now_s() - t0;
 		t0 = now_s();
+		if (getxattr(file, "security.capability", cap, sizeof(cap)) >= 0 ||
+		    (errno != ENODATA && errno != EOPNOTSUPP))
+			die("getxattr security.capability %s: %s", file,
+			    strerror(errno));
+		lat[7][i] = now_s() - t0;
+		t0 = now_s();
 		if (truncate(file, 0))
 			die("truncate %s 0: %s", file, strerror(errno));
 		lat[1][i] = now_s() - t0;
@@ -208,7 +218,7 @@ static int alloc_lat(const char *file, uint64_t size, size_t n)
 			lat[3 + 2 * k][i] = now_s() - t0;
 		}
 	}
-	for (k = 0; k < 7; k++)
+	for (k = 0; k < 8; k++)
 		report(lat[k], n);
 	return 0;
 }
