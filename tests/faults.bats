@@ -211,3 +211,26 @@ time.sleep(60)
 	assert_equal "$(stat_key used_bytes)" 0
 	cmafs_umount
 }
+
+@test "kmod: stores through a mapping past the end of file never come back when the file grows (exerciser -T)" {
+	require_backend kmod
+	cmafs_mount
+	[[ $(stat_key mmap) == direct ]] ||
+		skip "without passthrough a mapping through the mount is FUSE's page cache, which keeps such bytes as tmpfs does (cmafs(8) BUGS); libcmafs mappings are the buffer"
+	local out=$BATS_TEST_TMPDIR/exerciser.out rc=0
+	# The control: a sim mount's memfd keeps them, as tmpfs does, and the
+	# exerciser sees it.
+	local mnt=$MNT pid=$CMAFS_PID
+	CMAFS_BACKEND=sim CMAFS_POOL=64M cmafs_mount
+	mkdir "$MNT/x"
+	timeout -s KILL 300 "$EXERCISER" -T -s 78 -n 3000 -p 2 -f 3 -m 512K "$MNT/x" >"$out" 2>&1 || rc=$?
+	((rc != 0)) && grep -q "expected 0x00" "$out" ||
+		fail "the control (sim, whose memfd keeps such bytes) did not fail: $(grep -E '^(PASS|FAIL)|^# FAIL' "$out" | head -5)"
+	MNT=$mnt CMAFS_PID=$pid
+	mkdir "$MNT/x"
+	rc=0
+	timeout -s KILL 300 "$EXERCISER" -T -s 78 -n 3000 -p 2 -f 3 -m 512K "$MNT/x" >"$out" 2>&1 || rc=$?
+	grep -E '^(PASS|FAIL)' "$out" | sed 's/^/# /' >&3
+	((rc == 0)) || fail "exerciser found a difference (status $rc): $(grep -v '^# p[0-9]*:' "$out" | head -40)"
+	grep -qE 'tailstore [1-9]' "$out" || fail "no store past the end was made: $(grep tailstore "$out")"
+}

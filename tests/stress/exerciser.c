@@ -20,6 +20,10 @@
  *                    below st_size (not checked)
  *     -G          no growth by write(): writes are clipped to the size (growth
  *                 only by ftruncate); for sim with passthrough on a full pool
+ *     -T          tail stores: store through the mapping past the end of the
+ *                 file, in its last page (allowed, and never part of the
+ *                 file); later growth must read zeros there (the model keeps
+ *                 zeros past the size): kmod with direct mappings only
  *
  * Private mode: every process owns FILES names in DIR (p<i>.*) and keeps an
  * in-memory model of each file it holds (named or orphaned).  Random
@@ -76,6 +80,7 @@ static int opt_keep = 1;
 static int opt_verbose;
 static int opt_workaround;
 static int opt_nogrow;		/* -G */	/* -W: step around known daemon bugs (see usage) */
+static int opt_tail;		/* -T */
 static const char *dir;
 static size_t page;
 static int direct_mmap;		/* user.cma.mmap == direct */
@@ -181,7 +186,7 @@ static unsigned char *scratch;	/* opt_max bytes */
 static struct {
 	long write, read, trunc_up, trunc_down, trunc_zero, mstore, mload,
 	    msync, fsync, bufcheck, close, rename, unlink, stat, create,
-	    orphan_ops, enospc, fullcheck;
+	    orphan_ops, enospc, fullcheck, tailstore;
 } cnt;
 
 static void fill_random(unsigned char *p, size_t n)
@@ -465,6 +470,29 @@ static void op_truncate(struct obj *o)
 		cnt.trunc_up++;
 }
 
+/*
+ * Bytes stored through a mapping past the end of the file, in its last
+ * page, are not the file's: a file that grows over them reads zeros there,
+ * as POSIX has it for ftruncate and the kernel helper gives.  (tmpfs, and
+ * so sim's memfds, and FUSE's page cache keep them: Linux 6.18.)
+ */
+static void op_tailstore(struct obj *o)
+{
+	size_t end = (o->size + page - 1) / page * page, len;
+
+	if (o->size == 0 || o->size == end)
+		return;
+	if (!o->map || o->maplen < o->size)
+		ensure_map(o);
+	len = end - o->size;
+	fill_random(scratch, len);
+	note("tailstore %s off %zu len %zu (size %zu)", o->path, o->size, len, o->size);
+	if (guarded_copy(o->map + o->size, scratch, len))
+		fail("SIGBUS storing past the end of %s [%zu, %zu) in its last page", o->path,
+		     o->size, end);
+	cnt.tailstore++;
+}
+
 static void op_mstore(struct obj *o)
 {
 	size_t off, len, u;
@@ -489,6 +517,8 @@ static void op_mstore(struct obj *o)
 		     off + len, o->size, o->maplen);
 	memcpy(o->data + off, scratch, len);
 	cnt.mstore++;
+	if (opt_tail && chance(25))
+		op_tailstore(o);
 }
 
 static void op_mload(struct obj *o)
@@ -802,11 +832,11 @@ static void run_private(long ops)
 	}
 	printf("# p%d: %ld ops: write %ld read %ld trunc up/down/0 %ld/%ld/%ld "
 	       "mstore %ld mload %ld msync %ld fsync %ld bufcheck %ld close %ld "
-	       "rename %ld unlink %ld stat %ld create %ld orphan-ops %ld full %ld enospc %ld\n",
+	       "rename %ld unlink %ld stat %ld create %ld orphan-ops %ld full %ld enospc %ld tailstore %ld\n",
 	       me, ops, cnt.write, cnt.read, cnt.trunc_up, cnt.trunc_down, cnt.trunc_zero,
 	       cnt.mstore, cnt.mload, cnt.msync, cnt.fsync, cnt.bufcheck, cnt.close,
 	       cnt.rename, cnt.unlink, cnt.stat, cnt.create, cnt.orphan_ops, cnt.fullcheck,
-	       cnt.enospc);
+	       cnt.enospc, cnt.tailstore);
 	fflush(stdout);
 }
 
@@ -1007,7 +1037,7 @@ int main(int argc, char **argv)
 	char v[32] = "";
 	struct sigaction sa;
 
-	while ((c = getopt(argc, argv, "s:n:p:f:m:SkKvWG")) != -1) {
+	while ((c = getopt(argc, argv, "s:n:p:f:m:SkKvWGT")) != -1) {
 		switch (c) {
 		case 's': opt_seed = strtoull(optarg, NULL, 0); break;
 		case 'n': opt_ops = strtol(optarg, NULL, 0); break;
@@ -1020,6 +1050,7 @@ int main(int argc, char **argv)
 		case 'v': opt_verbose = 1; break;
 		case 'W': opt_workaround = 1; break;
 		case 'G': opt_nogrow = 1; break;
+		case 'T': opt_tail = 1; break;
 		default: goto usage;
 		}
 	}
@@ -1089,7 +1120,7 @@ int main(int argc, char **argv)
 	       opt_ops, opt_procs);
 	return rc;
 usage:
-	fprintf(stderr, "usage: %s [-s SEED] [-n OPS] [-p PROCS] [-f FILES] [-m MAXSIZE] [-S] [-K] [-v] [-W] [-G] DIR\n",
+	fprintf(stderr, "usage: %s [-s SEED] [-n OPS] [-p PROCS] [-f FILES] [-m MAXSIZE] [-S] [-K] [-v] [-W] [-G] [-T] DIR\n",
 		argv[0]);
 	return 2;
 }
