@@ -17,11 +17,22 @@ bool mmap_direct(void)
 	return pt_active();
 }
 
+bool addresses_visible(const struct fs *fs, uid_t uid, const struct node *n)
+{
+	switch (fs->addresses) {
+	case ADDR_ALL:
+		return true;
+	case ADDR_ROOT:
+		return uid == 0;
+	case ADDR_OWNER:
+		break;
+	}
+	return uid == 0 || uid == n->uid;
+}
+
 bool may_see_addresses(fuse_req_t req, const struct node *n)
 {
-	uid_t uid = fuse_req_ctx(req)->uid;
-
-	return uid == 0 || uid == n->uid;
+	return addresses_visible(req_fs(req), fuse_req_ctx(req)->uid, n);
 }
 
 static struct node *regular(struct fs *fs, fuse_ino_t ino, int *err)

@@ -12,7 +12,12 @@
 
 #include "fs.h"
 
-/* Root and the file's owner see physical and DMA addresses. */
+/*
+ * Who sees a buffer's physical and DMA addresses, through every path
+ * (attributes, ioctls, .buffers and .map, handed-out descriptors): the
+ * -o addresses= policy, root and the owner by default.
+ */
+bool addresses_visible(const struct fs *fs, uid_t uid, const struct node *n);
 bool may_see_addresses(fuse_req_t req, const struct node *n);
 /* mmap maps the buffer itself (passthrough is in effect). */
 bool mmap_direct(void);

@@ -20,6 +20,7 @@
 #include <fuse_lowlevel.h>
 
 #include "backend.h"
+#include "parse.h"
 #include "quota.h"
 
 #define ROOT_INO  FUSE_ROOT_ID
@@ -155,6 +156,7 @@ struct fs {
 	fuse_ino_t *held;
 	size_t nheld, held_cap;
 	bool allow_other;		/* -o allow_other: others may use it */
+	enum addr_policy addresses;	/* -o addresses= */
 };
 
 /* namespace.c */

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buffer_ops.h"
 #include "cmafs.h"
 #include "fs.h"
 #include "handoff.h"
@@ -470,7 +471,7 @@ static int grant(const struct client *c, int fd,
 		err = EOPNOTSUPP;
 	if (!err) {
 		struct file_data *f = &n->file;
-		bool addresses = c->uid == 0 || c->uid == n->uid;
+		bool addresses = addresses_visible(fs, c->uid, n);
 
 		*bfd = fs->be->ops->handout(fs->be, &f->buf, writable,
 					    addresses);

@@ -202,6 +202,7 @@ static int start(struct fs *fs, struct cmafs_options *o,
 		log_info("RLIMIT_NOFILE leaves room for %" PRIu64 " buffer descriptors, fewer than max_inodes=%" PRIu64 " (0: no limit): users may run out of descriptors (ENOSPC) before inodes; raise the limit (LimitNOFILE=) or lower max_inodes=",
 			 fs->max_buffer_fds, o->max_inodes);
 	fs->allow_other = o->allow_other;
+	fs->addresses = o->addresses;
 	fs->owner = getuid();
 	fs->group = getgid();
 	if (ns_init(fs, 01777)) {

@@ -11,7 +11,7 @@
 enum {
 	KEY_BACKEND, KEY_POOL, KEY_PHYS_BASE, KEY_CACHE, KEY_ALIGN,
 	KEY_PASSTHROUGH, KEY_QUOTA, KEY_MAX_INODES, KEY_USER_INODES,
-	KEY_MAX_XATTR, KEY_USER_XATTR, KEY_LOG, KEY_SOCKET,
+	KEY_MAX_XATTR, KEY_USER_XATTR, KEY_LOG, KEY_SOCKET, KEY_ADDRESSES,
 };
 
 static const struct fuse_opt cmafs_opts[] = {
@@ -28,6 +28,7 @@ static const struct fuse_opt cmafs_opts[] = {
 	FUSE_OPT_KEY("user_xattr=", KEY_USER_XATTR),
 	FUSE_OPT_KEY("log=", KEY_LOG),
 	FUSE_OPT_KEY("socket=", KEY_SOCKET),
+	FUSE_OPT_KEY("addresses=", KEY_ADDRESSES),
 	FUSE_OPT_END
 };
 
@@ -45,6 +46,7 @@ static const char *const expected[] = {
 	[KEY_USER_XATTR] = "a size such as 1M (0: no limit)",
 	[KEY_LOG] = "syslog, stderr or the absolute path of a file",
 	[KEY_SOCKET] = "auto, none or an absolute path shorter than 108 bytes",
+	[KEY_ADDRESSES] = "owner, root or all",
 };
 
 static int set_option(struct cmafs_options *o, int key, const char *val)
@@ -85,6 +87,16 @@ static int set_option(struct cmafs_options *o, int key, const char *val)
 			o->log = LOG_TO_STDERR;
 		else if (val[0] == '/' && (o->log_file = strdup(val)))
 			o->log = LOG_TO_FILE;
+		else
+			return -1;
+		return 0;
+	case KEY_ADDRESSES:
+		if (!strcmp(val, "owner"))
+			o->addresses = ADDR_OWNER;
+		else if (!strcmp(val, "root"))
+			o->addresses = ADDR_ROOT;
+		else if (!strcmp(val, "all"))
+			o->addresses = ADDR_ALL;
 		else
 			return -1;
 		return 0;
@@ -193,6 +205,8 @@ void options_usage(const char *prog)
 	       "        (users stop 1/16 short of the max_ limits: root's reserve)\n"
 	       "    -o log=syslog|stderr|FILE  where log lines go (stderr with -f,\n"
 	       "                               else syslog, else stderr)\n"
+	       "    -o addresses=owner|root|all who sees physical addresses (owner:\n"
+	       "                               root and the file's owner)\n"
 	       "    -o socket=auto|none|PATH   the buffer descriptor hand-off's\n"
 	       "                               socket (auto: /run/cmafs/NAME.sock,\n"
 	       "                               /tmp/cmafs-UID/NAME.sock if not root)\n\n"

@@ -25,6 +25,7 @@ struct cmafs_options {
 	char *log_file;			/* log=FILE */
 	char *mountpoint;
 	char *socket;			/* socket=: NULL for auto */
+	enum addr_policy addresses;
 	bool allow_other;		/* passed on to FUSE, noted for us */
 	bool foreground, debug, single_thread, help, version;
 };

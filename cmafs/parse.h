@@ -38,4 +38,11 @@ int parse_backend(const char *s, size_t len, enum backend_kind *out);
 enum tristate { TRI_AUTO, TRI_ON, TRI_OFF };
 int parse_tristate(const char *s, size_t len, enum tristate *out);
 
+/* Who sees physical and DMA addresses (-o addresses=). */
+enum addr_policy {
+	ADDR_OWNER,	/* root and the file's owner (the default) */
+	ADDR_ROOT,	/* root only */
+	ADDR_ALL,	/* every user of the mount */
+};
+
 #endif /* CMAFS_PARSE_H */

@@ -41,10 +41,6 @@ void view_fill_stat(struct fs *fs, fuse_ino_t ino, struct stat *st)
 	st->st_atim = st->st_mtim = st->st_ctim = fs->stats_time;
 }
 
-static bool sees_addresses(uid_t reader, const struct node *n)
-{
-	return reader == 0 || reader == n->uid;
-}
 
 /*
  * A name in a directory the reader could not list or search stays hidden,
@@ -124,7 +120,7 @@ static void render_buffers(struct fs *fs, FILE *out, uid_t reader)
 			cache_name(f->cache),
 			mmap_direct() ? "direct" : "cached", n->opens,
 			n->nlink ? "no" : "yes");
-		if (sees_addresses(reader, n))
+		if (addresses_visible(fs, reader, n))
 			fprintf(out, " phys=0x%" PRIx64 " dma=0x%" PRIx64 "\n",
 				f->buf.phys_addr, f->buf.dma_addr);
 		else
@@ -159,7 +155,7 @@ static void render_map(struct fs *fs, FILE *out, uid_t reader)
 	size_t count = 0, i = 0;
 	uint64_t at, ps = fs->page_size;
 	/* Free runs say where others' buffers are not: root's to see. */
-	bool all = reader == 0;
+	bool all = reader == 0 || fs->addresses == ADDR_ALL;
 
 	fs->be->ops->stats(fs->be, &st);
 	fprintf(out, "pool_bytes: %" PRIu64 "\nused_bytes: %" PRIu64
@@ -182,7 +178,7 @@ static void render_map(struct fs *fs, FILE *out, uid_t reader)
 	at = st.base;
 	for (i = 0; i < count; i++) {
 		const struct file_data *f = &v[i]->file;
-		bool mine = sees_addresses(reader, v[i]);
+		bool mine = addresses_visible(fs, reader, v[i]);
 
 		if (f->buf.phys_addr > at && (st.base || i)) {
 			put_run(out, all, at, f->buf.phys_addr,

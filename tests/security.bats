@@ -451,3 +451,31 @@ print("stray", len(stray), stray[:5])
 	run -0 as_user sh -c "ls -f '$MNT/big' | wc -l"
 	assert_output 5002
 }
+
+@test "addresses=all lets every user read them; addresses=root only root, not even the owner" {
+	own_mount addresses=all
+	truncate -s 64K "$MNT/roots"
+	chmod 644 "$MNT/roots"
+	local phys
+	phys=$(xattr "$MNT/roots" user.cma.phys_addr)
+	run -0 uop getxattr "$MNT/roots" user.cma.phys_addr
+	assert_output "$phys"
+	run -0 as_user cat "$MNT/.buffers"
+	assert_output --partial "phys=$phys"
+	cmafs_teardown
+
+	own_mount addresses=root
+	as_user truncate -s 64K "$MNT/mine"
+	run -1 uop getxattr "$MNT/mine" user.cma.phys_addr
+	assert_output EACCES
+	run -0 as_user cat "$MNT/.buffers"
+	refute_output --partial "phys=0x"
+	run -0 op getxattr "$MNT/mine" user.cma.phys_addr
+	assert_output --regexp '^0x[0-9a-f]+$'
+	# control: the default lets the owner see its own
+	cmafs_teardown
+	own_mount
+	as_user truncate -s 64K "$MNT/mine"
+	run -0 uop getxattr "$MNT/mine" user.cma.phys_addr
+	assert_output --regexp '^0x[0-9a-f]+$'
+}
