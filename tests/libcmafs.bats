@@ -145,10 +145,13 @@ try:
     s.accept(); print("connected")
 except socket.timeout:
     print("none")' "$CMAFS_TMP/lure.sock" >"$CMAFS_TMP/lure.out" &
+		# Its own pid: a bare wait would also wait for bats's timeout
+		# watchdog (BATS_TEST_TIMEOUT, as in the VMs).
+		local lure=$!
 		for ((i = 0; i < 100; i++)); do [[ -S $CMAFS_TMP/lure.sock ]] && break; _cmafs_nap; done
 		run -0 "$MAP_TOOL" errors "$CMAFS_TMP/notcmafs"
 		assert_output "map=EXDEV bufferfd=EXDEV"
-		wait
+		wait "$lure"
 		assert_equal "$(<"$CMAFS_TMP/lure.out")" none
 	fi
 	touch "$MNT/empty"
