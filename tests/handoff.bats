@@ -265,13 +265,20 @@ s.close()' "$sock" "$MNT/.stats"
 	assert_output 'phys=0x0 dma=0x0 files=2 maps=0'
 }
 
-@test "unmount removes the socket; a socket left by a killed daemon does not stop the next mount" {
+@test "unmount and SIGTERM remove the socket; a socket left by a killed daemon does not stop the next mount" {
 	cmafs_mount allow_other
 	local sock
 	sock=$(xattr "$MNT" user.cma.socket)
 	[[ -S $sock ]]
 	cmafs_umount
 	[[ ! -e $sock ]] || fail "$sock is still there after unmount"
+	# SIGTERM too
+	cmafs_mount allow_other
+	sock=$(xattr "$MNT" user.cma.socket)
+	kill -TERM "$CMAFS_PID"
+	wait_until eval '! _cmafs_alive "$CMAFS_PID"'
+	[[ ! -e $sock ]] || fail "$sock is still there after SIGTERM"
+	grep -q "Terminated: unmounting" "$LOG" || fail "no exit line: $(tail -3 "$LOG")"
 
 	local mnt=$MNT
 	cmafs_mount allow_other
