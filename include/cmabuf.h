@@ -218,9 +218,7 @@ struct cmabuf_alloc {
 /* CMABUF_IOC_STATS: counters of the whole module. */
 struct cmabuf_stats {
 	__u64 buffers;		/* buffers alive (descriptor or mapping held) */
-	__u64 bytes;		/* bytes allocated for them, and for memory
-				 * still referenced through get_user_pages()
-				 * after its buffer was freed or resized */
+	__u64 bytes;		/* bytes allocated for them */
 	__u64 allocs;		/* successful allocations, resizes included */
 	__u64 alloc_failures;	/* failed allocations, resizes included */
 	__u64 frees;		/* memory regions given back */

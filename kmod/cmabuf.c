@@ -37,56 +37,20 @@
  * dma_mmap_attrs() is remap_pfn_range() of the buffer's pages with
  * dma_pgprot(), done once at mmap time; after a resize has zapped such a
  * mapping nothing could re-establish it.  Instead the VMA is VM_MIXEDMAP
- * with a fault handler that inserts the pages of the buffer's *current*
+ * with a fault handler that inserts the PFNs of the buffer's *current*
  * region under buf->lock, with the page protection dma_pgprot() would give
  * (Normal non-cacheable on arm64 for uncached and writecombine buffers of a
  * non-coherent device, never Device memory; ordinary cached memory for
- * cached buffers), which mmap stores in vm_page_prot for the inserts to
- * use.  A resize zaps every mapping of the file before it copies, so the
- * next access faults onto the new region and no store through an old
- * mapping is lost.  VM_MIXEDMAP (not VM_PFNMAP) keeps /proc/PID/pagemap
- * able to report the frames.
- *
- * Pages and get_user_pages(): a region from CMA (the default area or a
- * reusable memory-region) hands out every page with a reference of its own
- * (see cmabuf_from_page_allocator()), so the fault handler inserts those
- * as ordinary refcounted pages (vm_insert_page(), with vm_page_prot): each
- * PTE holds a reference, and get_user_pages()/pin_user_pages() can take
- * more (O_DIRECT, vmsplice, ptrace).  The kernel reaches such pages
- * through its cacheable linear map: for uncached and writecombine buffers
- * only DMA (the DMA API maintains the caches) is coherent with the
- * buffer's mappings, not CPU copies (cmabuf(4)).  A region from the page
- * allocator (CMABUF_INFO_BUDDY: a non-compound high-order page whose one
- * reference is in its first page; a tail page's reference count going
- * from 1 to 0 would free it) or from a coherent pool without CMA has no
- * such references: its PFNs are inserted as "special" PTEs
- * (vmf_insert_mixed()), which get_user_pages() refuses (EFAULT, or
- * EEXIST where the caller wants the pages).  A long-term pin (FOLL_LONGTERM)
- * of CMA pages makes GUP migrate them out of CMA first; ours are on no LRU
- * list and cannot move, and 6.1 and 6.12 retry until the caller is killed
- * (cmabuf(4), KNOWN LIMITATIONS).
- *
- * A reference taken through get_user_pages() can outlive the mapping, the
- * file and the buffer (an O_DIRECT read in flight while the process
- * unmaps, pages spliced into a pipe, a RESIZE that replaces the region).
- * cma_release() frees page by page and warns about pages still in use,
- * which the page allocator would later take back behind CMA's back.  So a
- * region is only given back once no page of it holds more than its own
- * reference, the mappings being zapped by then (a resize zaps them; evict
- * runs once no VMA holds the file).  cmabuf_region_free() checks; a region
- * still referenced goes, with its charge and a reference to its opener, on
- * a list that a delayed work checks again every CMABUF_RETRY_MS until it
- * can be freed.  References of a moment are common (an munmap elsewhere
- * holds the pages of the PTEs it cleared until its TLB flush, which a
- * resize's zap does not wait for): a region still referenced at the first
- * check is logged once (rate limited).  A region held stays in
- * STATS bytes (its buffer no longer counts in STATS buffers) and against
- * the caps, and holds a reference to the module: rmmod is refused while
- * one is left, and the module's exit waits for the work.
+ * cached buffers).  A resize zaps every mapping of the file before it
+ * copies, so the next access faults onto the new region and no store
+ * through an old mapping is lost.  The PTEs are "special": the pages are not
+ * refcounted by the mappings and cannot be pinned by get_user_pages(); the
+ * memory lives as long as the inode, which every mapping holds through its
+ * file.  VM_MIXEDMAP (not VM_PFNMAP) keeps /proc/PID/pagemap able to
+ * report the frames.
  *
  * Lifetime: the memory is freed when the inode is evicted, that is when the
- * last descriptor is closed and the last mapping is gone (or once the
- * references get_user_pages() took are dropped, see above).  The inode may be
+ * last descriptor is closed and the last mapping is gone.  The inode may be
  * opened again (/proc/self/fd, FUSE passthrough opens its own file on it).
  * Each struct file of a buffer pins the internal mount (simple_pin_fs() at
  * creation or open, simple_release_fs() in .release) and holds a reference
@@ -118,14 +82,12 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/iommu.h>
-#include <linux/list.h>
 #include <linux/log2.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/module.h>
 #include <linux/mount.h>
-#include <linux/mutex.h>
 #include <linux/of.h>
 #include <linux/of_reserved_mem.h>
 #include <linux/overflow.h>
@@ -144,7 +106,6 @@
 #include <linux/user_namespace.h>
 #include <linux/version.h>
 #include <linux/vmstat.h>
-#include <linux/workqueue.h>
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 17, 0)
 #include <linux/pfn_t.h>
 #endif
@@ -156,8 +117,6 @@
 						 * between cond_resched()s */
 #define CMABUF_FAULT_AHEAD	16		/* pages mapped per fault */
 #define CMABUF_MAX_ALIGN	SZ_256M		/* beyond the size's own */
-#define CMABUF_RETRY_MS		200		/* between checks of regions
-						 * still referenced */
 
 static unsigned int dma_bits = 64;
 module_param(dma_bits, uint, 0444);
@@ -194,8 +153,6 @@ struct cmabuf_region {
 	size_t size;		/* bytes of the buffer, a page multiple */
 	u32 cache;		/* CMABUF_CACHE_* */
 	bool buddy;		/* from the page allocator, not CMA */
-	bool refpages;		/* from CMA: every page has a reference of
-				 * its own, mapped as ordinary pages */
 };
 
 struct cmabuf_buf {
@@ -428,8 +385,6 @@ static int cmabuf_alloc_exact(struct cmabuf_region *r, size_t size, u32 cache,
 		dma_sync_single_for_device(dev, r->dma, size,
 					   DMA_BIDIRECTIONAL);
 	r->buddy = cmabuf_from_page_allocator(r);
-	/* Not a coherent pool of our own (no CMA there, see the header). */
-	r->refpages = !r->buddy && (!cmabuf_has_region || cmabuf_cached_ok);
 	return 0;
 }
 
@@ -596,10 +551,11 @@ fail_cap:
 	return ret;
 }
 
-/* Give @r back and uncharge it: nothing references its pages any more. */
-static void cmabuf_region_release(struct cmabuf_region *r,
-				  struct cmabuf_opener *o)
+static void cmabuf_region_free(struct cmabuf_region *r,
+			       struct cmabuf_opener *o)
 {
+	if (!r->alloc_size)
+		return;
 	cmabuf_free_exact(r);
 	cmabuf_uncharge(o, r->alloc_size);
 	atomic64_inc(&cmabuf_stats.frees);
@@ -608,117 +564,6 @@ static void cmabuf_region_release(struct cmabuf_region *r,
 		atomic64_dec(&cmabuf_stats.buddy_regions);
 		atomic64_sub(r->alloc_size, &cmabuf_stats.buddy_bytes);
 	}
-}
-
-/*
- * A region whose pages get_user_pages() still references (see "Pages and
- * get_user_pages()" above), with its charge and a reference to its opener.
- */
-struct cmabuf_held {
-	struct list_head list;
-	struct cmabuf_region r;
-	struct cmabuf_opener *opener;
-	unsigned long next;		/* first page not seen unreferenced */
-	bool logged;
-	pid_t pid;			/* who freed it */
-	char comm[TASK_COMM_LEN];
-};
-
-static LIST_HEAD(cmabuf_held_list);
-static DEFINE_MUTEX(cmabuf_held_lock);	/* protects cmabuf_held_list */
-static void cmabuf_held_work_fn(struct work_struct *work);
-static DECLARE_DELAYED_WORK(cmabuf_held_work, cmabuf_held_work_fn);
-static void cmabuf_opener_put(struct cmabuf_opener *o);
-
-/*
- * The first page of @r from @from on that holds more than the reference
- * CMA gave it, or the number of pages when there is none.  Every mapping of
- * the region is gone: no new reference can appear through them.
- */
-static unsigned long cmabuf_region_busy(const struct cmabuf_region *r,
-					unsigned long from)
-{
-	unsigned long pfn = PHYS_PFN(r->phys);
-	unsigned long n = r->alloc_size >> PAGE_SHIFT;
-
-	for (; from < n; from++) {
-		if (page_ref_count(pfn_to_page(pfn + from)) != 1)
-			return from;
-		if (!((from + 1) % 4096))
-			cond_resched();
-	}
-	return n;
-}
-
-static void cmabuf_held_work_fn(struct work_struct *work)
-{
-	struct cmabuf_held *h, *tmp;
-	LIST_HEAD(done);
-	bool more;
-
-	mutex_lock(&cmabuf_held_lock);
-	list_for_each_entry_safe(h, tmp, &cmabuf_held_list, list) {
-		h->next = cmabuf_region_busy(&h->r, h->next);
-		if (h->next == h->r.alloc_size >> PAGE_SHIFT) {
-			list_move_tail(&h->list, &done);
-		} else if (!h->logged) {
-			/*
-			 * Not a reference of a moment (an unmap elsewhere
-			 * still flushing its TLB batch): say so, once.
-			 */
-			h->logged = true;
-			pr_notice_ratelimited("%s[%d]: %zu bytes still referenced through get_user_pages() (O_DIRECT, pipe, ...): freed once released\n",
-					      h->comm, h->pid, h->r.alloc_size);
-		}
-	}
-	more = !list_empty(&cmabuf_held_list);
-	mutex_unlock(&cmabuf_held_lock);
-	if (more)
-		schedule_delayed_work(&cmabuf_held_work,
-				      msecs_to_jiffies(CMABUF_RETRY_MS));
-
-	list_for_each_entry_safe(h, tmp, &done, list) {
-		cmabuf_region_release(&h->r, h->opener);
-		cmabuf_opener_put(h->opener);
-		kfree(h);
-		/* The module's exit waits for this work to return. */
-		module_put(THIS_MODULE);
-	}
-}
-
-/*
- * Give @r back, or, while get_user_pages() references some page of it, put
- * it on the list of regions held (their mappings are gone by now).
- */
-static void cmabuf_region_free(struct cmabuf_region *r,
-			       struct cmabuf_opener *o)
-{
-	struct cmabuf_held *h;
-	unsigned long busy;
-
-	if (!r->alloc_size)
-		return;
-	if (!r->refpages ||
-	    (busy = cmabuf_region_busy(r, 0)) == r->alloc_size >> PAGE_SHIFT) {
-		cmabuf_region_release(r, o);
-		return;
-	}
-	/* Small and rare; nothing else could be done with the region. */
-	h = kmalloc(sizeof(*h), GFP_KERNEL | __GFP_NOFAIL);
-	h->r = *r;
-	h->opener = o;
-	h->next = busy;
-	h->logged = false;
-	h->pid = task_pid_nr(current);
-	get_task_comm(h->comm, current);
-	refcount_inc(&o->ref);
-	/* Held by the caller's file or superblock until now. */
-	__module_get(THIS_MODULE);
-	mutex_lock(&cmabuf_held_lock);
-	list_add_tail(&h->list, &cmabuf_held_list);
-	mutex_unlock(&cmabuf_held_lock);
-	schedule_delayed_work(&cmabuf_held_work,
-			      msecs_to_jiffies(CMABUF_RETRY_MS));
 }
 
 static void *cmabuf_vaddr(struct cmabuf_buf *buf)
@@ -1228,24 +1073,9 @@ static void cmabuf_vm_close(struct vm_area_struct *vma)
 	atomic_dec(&buf->maps);
 }
 
-/*
- * Map @pfn at @addr: an ordinary page for a region from CMA (vm_insert_page()
- * maps it with vma->vm_page_prot and takes a reference for the PTE), a
- * special PTE otherwise.
- */
 static vm_fault_t cmabuf_insert(struct vm_area_struct *vma, unsigned long addr,
-				unsigned long pfn, bool refpages)
+				unsigned long pfn)
 {
-	int err;
-
-	if (refpages) {
-		err = vm_insert_page(vma, addr, pfn_to_page(pfn));
-		if (err == -ENOMEM)
-			return VM_FAULT_OOM;
-		if (err && err != -EBUSY)	/* EBUSY: already mapped */
-			return VM_FAULT_SIGBUS;
-		return VM_FAULT_NOPAGE;
-	}
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
 	return vmf_insert_mixed(vma, addr, pfn);
 #else
@@ -1270,13 +1100,13 @@ static vm_fault_t cmabuf_vm_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	}
 	pfn = PHYS_PFN(buf->r.phys + buf->r.offset) + pgoff;
-	ret = cmabuf_insert(vma, addr, pfn, buf->r.refpages);
+	ret = cmabuf_insert(vma, addr, pfn);
 	/* Map a few pages ahead: a sequential pass takes fewer faults. */
 	for (i = 1; ret == VM_FAULT_NOPAGE && i < CMABUF_FAULT_AHEAD; i++) {
 		if (addr + i * PAGE_SIZE >= vma->vm_end || pgoff + i >= npages)
 			break;
-		if (cmabuf_insert(vma, addr + i * PAGE_SIZE, pfn + i,
-				  buf->r.refpages) != VM_FAULT_NOPAGE)
+		if (cmabuf_insert(vma, addr + i * PAGE_SIZE, pfn + i) !=
+		    VM_FAULT_NOPAGE)
 			break;
 	}
 	up_read(&buf->lock);
@@ -1963,14 +1793,9 @@ err_drv:
 	return ret;
 }
 
-/*
- * No buffer file is open (each holds the module): no mount is left; no
- * region is held (each holds the module too), but the work that gave the
- * last one back may still be returning.
- */
+/* No buffer file is open (each holds the module): no mount is left. */
 static void __exit cmabuf_exit(void)
 {
-	cancel_delayed_work_sync(&cmabuf_held_work);
 	if (cmabuf_pdev)
 		platform_device_unregister(cmabuf_pdev);
 	platform_driver_unregister(&cmabuf_driver);

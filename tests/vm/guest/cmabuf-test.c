@@ -27,7 +27,6 @@
 #include <time.h>
 #include <sys/ioctl.h>
 #include <sys/klog.h>
-#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -35,8 +34,6 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <linux/io_uring.h>
 
 #include "cmabuf.h"
 
@@ -203,7 +200,6 @@ static bool klog_has(size_t from, const char *a, const char *b)
 static int cb_alloc(uint64_t size, uint64_t align, uint32_t cache,
 		    struct cmabuf_alloc *out);
 static void empty_cma_area(void);
-static void t_gup_held(void);
 
 /*
  * CmaFree, exactly.  Pages freed one by one (as cma_release does) wait on
@@ -2851,7 +2847,6 @@ static int dt_mode(void)
 	t_resize();
 	t_file_basics();
 	t_file_growth();
-	t_gup_held();	/* a reusable pool is CMA: ordinary pages too */
 	ok(cma_back_to(base), "at the end CmaFree is at its baseline (%ld kB)", base);
 	close(devfd);
 	return failures ? 1 : 0;
@@ -2920,291 +2915,6 @@ static int hold_mode(void)
 		pause();
 }
 
-/*
- * get_user_pages() on mappings (see cmabuf(4), Mappings): the brd RAM disk
- * (loaded by the harness) is read with O_DIRECT into a mapped buffer, which
- * the block layer pins; regions from CMA allow it, BUDDY ones do not.
- */
-#define GUP_DISK "/dev/ram0"
-
-static void t_gup_odirect(void)
-{
-	static const uint32_t caches[] = { CMABUF_CACHE_CACHED, CMABUF_CACHE_UNCACHED };
-	static const char *const names[] = { "cached", "uncached" };
-	size_t len = 256 * 1024;
-	struct cmabuf_alloc a;
-	struct cmabuf_info info;
-	void *src = NULL, *got = NULL;
-	int wfd, dfd, fd;
-	ssize_t n;
-	char *m;
-
-	wfd = open(GUP_DISK, O_WRONLY | O_DIRECT | O_CLOEXEC);
-	dfd = open(GUP_DISK, O_RDONLY | O_DIRECT | O_CLOEXEC);
-	if (!ok(wfd >= 0 && dfd >= 0, "O_DIRECT: %s (brd) opens with O_DIRECT (%s)",
-		GUP_DISK, strerror(errno)))
-		goto out;
-	/* From anonymous memory and with O_DIRECT: no page cache in the area. */
-	if (posix_memalign(&src, page, len) || posix_memalign(&got, page, len))
-		goto out;
-	fill(src, len, 91);
-	ok(pwrite(wfd, src, len, 0) == (ssize_t)len,
-	   "O_DIRECT: the disk holds a known pattern (%s)", strerror(errno));
-
-	for (int c = 0; c < 2; c++) {
-		bool was_zero;
-
-		fd = cb_alloc(len, 0, caches[c], &a);
-		if (!ok(fd >= 0 && cb_info(fd, &info) == 0 &&
-			!(info.flags & CMABUF_INFO_BUDDY),
-			"O_DIRECT: a %s buffer of %zu KiB comes from CMA (not BUDDY)",
-			names[c], len / 1024))
-			continue;
-		m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (m == MAP_FAILED) {
-			ok(false, "O_DIRECT: map the %s buffer", names[c]);
-			close(fd);
-			continue;
-		}
-		was_zero = all_zero(m, len);
-		errno = 0;
-		n = pread(dfd, m, len, 0);
-		ok(was_zero && n == (ssize_t)len &&
-		   pread(fd, got, len, 0) == (ssize_t)len &&
-		   check_fill(got, len, 91) == (size_t)-1,
-		   "O_DIRECT read from a block device into a mapped %s buffer from CMA (get_user_pages pins it) puts the device's bytes in the buffer, read back with read() (read %zd, %s; zero before: %d)",
-		   names[c], n, strerror(errno), was_zero);
-		munmap(m, len);
-		close(fd);
-	}
-
-	/* Negative control: one page of the default area is a BUDDY region. */
-	fd = cb_alloc(page, 0, CMABUF_CACHE_UNCACHED, &a);
-	if (fd >= 0 && cb_info(fd, &info) == 0 && (info.flags & CMABUF_INFO_BUDDY)) {
-		m = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		errno = 0;
-		n = m == MAP_FAILED ? 0 : pread(dfd, m, page, 0);
-		int err = errno;
-
-		ok(m != MAP_FAILED && n == -1 && (err == EFAULT || err == EEXIST) &&
-		   pread(fd, got, page, 0) == page && all_zero(got, page),
-		   "negative control: a BUDDY buffer (page allocator) is mapped with special PTEs: O_DIRECT into it fails (EFAULT or EEXIST) and leaves it zero (read %zd, %s)",
-		   n, strerror(err));
-		if (m != MAP_FAILED)
-			munmap(m, page);
-	} else {
-		skip("one page is not a BUDDY region here",
-		     "negative control: O_DIRECT into a BUDDY buffer fails");
-	}
-	if (fd >= 0)
-		close(fd);
-out:
-	free(src);
-	free(got);
-	if (wfd >= 0)
-		close(wfd);
-	if (dfd >= 0)
-		close(dfd);
-}
-
-/* Do STATS bytes and frees reach @bytes and @frees within @ms? */
-static bool stats_reach(uint64_t bytes, uint64_t frees, int ms, struct cmabuf_stats *st)
-{
-	for (int t = 0;; t += 20) {
-		if (cb_stats(st) == 0 && st->bytes == bytes && st->frees == frees)
-			return true;
-		if (t >= ms)
-			return false;
-		usleep(20000);
-	}
-}
-
-/* A mapped buffer with @held bytes of it spliced into a pipe (references). */
-static int spliced_buffer(size_t len, size_t held, uint32_t salt, int pfd[2],
-			  char **map)
-{
-	struct iovec iov;
-	int fd;
-	char *m;
-
-	fd = cb_alloc(len, 0, CMABUF_CACHE_CACHED, NULL);
-	if (fd < 0)
-		return fd;
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED || pipe2(pfd, O_CLOEXEC)) {
-		close(fd);
-		return -1;
-	}
-	fill(m, len, salt);
-	iov.iov_base = m;
-	iov.iov_len = held;
-	if (vmsplice(pfd[1], &iov, 1, SPLICE_F_NONBLOCK) != (ssize_t)held) {
-		diag("vmsplice: %s", strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
-		munmap(m, len);
-		close(fd);
-		return -1;
-	}
-	*map = m;
-	return fd;
-}
-
-static void t_gup_held(void)
-{
-	size_t len = MiB, held = 4 * page;
-	struct cmabuf_stats s0, s1, s2;
-	int pfd[2], fd;
-	size_t from;
-	char *m, *got = malloc(held);
-
-	/* Negative control: nothing referenced, given back at once. */
-	cb_stats(&s0);
-	fd = cb_alloc(len, 0, CMABUF_CACHE_CACHED, NULL);
-	m = fd >= 0 ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
-	if (m != MAP_FAILED) {
-		m[0] = 1;
-		munmap(m, len);
-	}
-	if (fd >= 0)
-		close(fd);
-	ok(cb_stats(&s1) == 0 && s1.bytes == s0.bytes && s1.frees == s0.frees + 1,
-	   "negative control: a mapped buffer with no reference left is given back at close (STATS bytes %" PRIu64 " -> %" PRIu64 ")",
-	   s0.bytes, s1.bytes);
-
-	/* Freed while a pipe references its pages. */
-	cb_stats(&s0);
-	from = klog_len();
-	fd = spliced_buffer(len, held, 93, pfd, &m);
-	if (!ok(fd >= 0, "vmsplice of a mapped CMA buffer into a pipe takes references (get_user_pages)"))
-		goto out;
-	munmap(m, len);
-	close(fd);
-	cb_stats(&s1);
-	ok(s1.buffers == s0.buffers && s1.bytes == s0.bytes + len &&
-	   s1.frees == s0.frees,
-	   "a buffer closed and unmapped while a pipe references its pages is gone (STATS buffers %" PRIu64 ") but its memory is kept (STATS bytes +%" PRIu64 ")",
-	   s1.buffers, s1.bytes - s0.bytes);
-	usleep(500000);
-	ok(cb_stats(&s2) == 0 && s2.bytes == s1.bytes,
-	   "it stays kept while the references are held (0.5 s later, STATS bytes +%" PRIu64 ")",
-	   s2.bytes - s0.bytes);
-	ok(klog_has(from, "still referenced", NULL),
-	   "the held region is logged");
-	ok(read(pfd[0], got, held) == (ssize_t)held && check_fill(got, held, 93) == (size_t)-1,
-	   "the pipe still reads the buffer's bytes (its pages were not given back)");
-	close(pfd[0]);
-	close(pfd[1]);
-	ok(stats_reach(s0.bytes, s0.frees + 1, 3000, &s2),
-	   "once the pipe drops the references the memory is given back (STATS bytes %" PRIu64 ", frees +%" PRIu64 ")",
-	   s2.bytes, s2.frees - s0.frees);
-
-	/* RESIZE while a pipe references the old region. */
-	cb_stats(&s0);
-	fd = spliced_buffer(len, held, 95, pfd, &m);
-	if (!ok(fd >= 0, "RESIZE while referenced: vmsplice of a mapped buffer"))
-		goto out;
-	ok(cb_resize(fd, 2 * len, 0, CMABUF_CACHE_CACHED, NULL) == 0 &&
-	   cb_stats(&s1) == 0 && s1.bytes == s0.bytes + 3 * len &&
-	   check_fill(m, len, 95) == (size_t)-1,
-	   "RESIZE while a pipe references the old region: the mapping moves to the new one, the old one is kept (STATS bytes +%" PRIu64 " MiB)",
-	   (s1.bytes - s0.bytes) / MiB);
-	close(pfd[0]);
-	close(pfd[1]);
-	ok(stats_reach(s0.bytes + 2 * len, s0.frees + 1, 3000, &s2),
-	   "RESIZE while referenced: the old region is given back once the pipe is closed (STATS bytes +%" PRIu64 " MiB)",
-	   (s2.bytes - s0.bytes) / MiB);
-	munmap(m, len);
-	close(fd);
-	ok(stats_reach(s0.bytes, s0.frees + 2, 1000, &s2),
-	   "RESIZE while referenced: STATS back to baseline after close (bytes %" PRIu64 ")",
-	   s2.bytes);
-out:
-	free(got);
-}
-
-/*
- * A long-term pin (FOLL_LONGTERM: io_uring fixed buffers) of CMA pages makes
- * the kernel migrate them out of CMA first; these are on no LRU list and
- * cannot be, and 6.1 and 6.12 retry until the task is killed (cmabuf(4),
- * KNOWN LIMITATIONS): a TODO while it does.  In a child, killed after 5 s;
- * that it can be killed and the memory comes back is tested.
- */
-static void t_gup_longterm(void)
-{
-	size_t len = 256 * 1024;
-	struct cmabuf_stats s0, s1;
-	int st = 0, fd;
-	pid_t pid;
-	bool done = false;
-
-	cb_stats(&s0);
-	pid = fork();
-	if (pid == 0) {
-		struct io_uring_params p;
-		struct iovec iov;
-		int ring, r;
-
-		memset(&p, 0, sizeof(p));
-		ring = syscall(__NR_io_uring_setup, 4, &p);
-		fd = cb_alloc(len, 0, CMABUF_CACHE_CACHED, NULL);
-		iov.iov_base = fd >= 0 ? mmap(NULL, len, PROT_READ | PROT_WRITE,
-					      MAP_SHARED, fd, 0) : MAP_FAILED;
-		iov.iov_len = len;
-		if (ring < 0 || iov.iov_base == MAP_FAILED)
-			_exit(100);
-		r = syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1);
-		printf("# io_uring buffer registration of a mapped buffer: %s\n",
-		       r == 0 ? "pinned" : strerror(errno));
-		fflush(stdout);
-		_exit(r == 0 ? 0 : 101);
-	}
-	for (int i = 0; pid > 0 && i < 100 && !done; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			done = true;
-		else
-			usleep(50000);
-	}
-	if (pid > 0 && !done) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-	}
-	if (done && WIFEXITED(st) && WEXITSTATUS(st) != 100)
-		ok(true, "a long-term pin (io_uring fixed buffer) of a mapped CMA buffer returns within 5 s (%s)",
-		   WEXITSTATUS(st) == 0 ? "pinned in place" : "refused");
-	else
-		printf("not ok - [%s] a long-term pin (io_uring fixed buffer) of a mapped CMA buffer returns within 5 s # TODO %s\n",
-		       krel, !done ? "the kernel retries migrating the pages out of CMA until the task is killed" :
-		       "no io_uring here");
-	ok(pid > 0 && (done || (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)),
-	   "the task of a long-term pin ends (by itself or by SIGKILL)");
-	ok(stats_reach(s0.bytes, s0.frees + 1, 3000, &s1),
-	   "after the long-term pin's task is gone the buffer is given back (STATS bytes %" PRIu64 ")",
-	   s1.bytes);
-}
-
-/*
- * For cmabuf.sh: a region held by a pipe's references, its buffer gone,
- * must keep the module loaded.  Says "ready" and waits to be killed.
- */
-static int pin_hold_mode(void)
-{
-	int pfd[2], fd;
-	char *m;
-
-	devfd = open(CMABUF_DEVICE, O_RDWR | O_CLOEXEC);
-	fd = devfd >= 0 ? spliced_buffer(2 * page, page, 7, pfd, &m) : -1;
-	if (fd < 0)
-		return 1;
-	munmap(m, 2 * page);
-	close(fd);
-	close(devfd);
-	printf("ready\n");
-	fflush(stdout);
-	for (;;)
-		pause();
-}
-
 int main(int argc, char **argv)
 {
 	struct utsname u;
@@ -3222,8 +2932,6 @@ int main(int argc, char **argv)
 		return dt_mode();
 	if (argc > 1 && !strcmp(argv[1], "--hold"))
 		return hold_mode();
-	if (argc > 1 && !strcmp(argv[1], "--pin-hold"))
-		return pin_hold_mode();
 	if (argc > 1)
 		seed = strtoull(argv[1], NULL, 0);
 	if (!seed)
@@ -3266,8 +2974,6 @@ int main(int argc, char **argv)
 	t_tail_zero();
 	t_unprivileged();
 	t_module_cap();
-	t_gup_odirect();
-	t_gup_held();
 
 	ok(cma_back_to(base) && cb_stats(&st) == 0 && st.buffers == 0 &&
 	   st.bytes == 0, "at the end CmaFree is at its baseline (%ld kB)", base);
@@ -3282,11 +2988,6 @@ int main(int argc, char **argv)
 	   "after the locked-page test no buffer is left");
 	diag("CmaFree %ld kB after it (%ld kB still lent out)", cma_free_exact_kb(),
 	     base - cma_free_exact_kb());
-	/*
-	 * After the CmaFree checks: the io_uring workers of the child outlive
-	 * it for a while, and with them its memory (some lent out of CMA).
-	 */
-	t_gup_longterm();
 	t_no_kernel_warnings();
 	close(devfd);
 	return failures ? 1 : 0;

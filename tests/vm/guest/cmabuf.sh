@@ -37,34 +37,6 @@ else
 	echo "not ok - [$r] once it is unmapped the module is free (refcnt $(cat /sys/module/cmabuf/refcnt))"
 	rc=1
 fi
-# A region whose buffer is gone but whose pages a pipe still references
-# (vmsplice: get_user_pages) keeps the module too, until they are dropped.
-rm -f /tmp/hold.out
-./cmabuf-test --pin-hold > /tmp/hold.out &
-hold=$!
-for i in 1 2 3 4 5 6 7 8 9 10; do
-	grep -q ready /tmp/hold.out && break
-	sleep 1
-done
-held=$(cat /sys/module/cmabuf/refcnt)
-if grep -q ready /tmp/hold.out && [ "$held" -ge 1 ] && ! rmmod cmabuf 2>/dev/null; then
-	echo "ok - [$r] a region still referenced by a pipe, its buffer closed and unmapped, keeps the module (refcnt $held, rmmod refused)"
-else
-	echo "not ok - [$r] a region still referenced by a pipe, its buffer closed and unmapped, keeps the module (refcnt $held)"
-	rc=1
-fi
-kill "$hold"
-wait "$hold" 2>/dev/null
-for i in 1 2 3 4 5 6 7 8 9 10; do
-	[ "$(cat /sys/module/cmabuf/refcnt)" = 0 ] && break
-	sleep 1
-done
-if [ "$(cat /sys/module/cmabuf/refcnt)" = 0 ]; then
-	echo "ok - [$r] once the pipe is gone the region is given back and the module is free (refcnt 0)"
-else
-	echo "not ok - [$r] once the pipe is gone the region is given back and the module is free (refcnt $(cat /sys/module/cmabuf/refcnt))"
-	rc=1
-fi
 if rmmod cmabuf; then
 	echo "ok - [$r] rmmod cmabuf once every buffer is gone"
 else
