@@ -53,7 +53,7 @@ plan() {
 	echo "755 cmafs/cmafs $BINDIR/cmafs"
 	# libcmafs: the development link, the SONAME's file, the archive.
 	echo "644 include/libcmafs.h $INCLUDEDIR/libcmafs.h"
-	echo "755 lib/libcmafs.so.0 $LIBDIR/libcmafs.so.0"
+	echo "644 lib/libcmafs.so.0 $LIBDIR/libcmafs.so.0"
 	echo "link libcmafs.so.0 $LIBDIR/libcmafs.so"
 	echo "644 lib/libcmafs.a $LIBDIR/libcmafs.a"
 	echo "644 @libcmafs.pc $PKGCONFIGDIR/libcmafs.pc"

@@ -85,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuse_opt_free_args(&args);
 	free(o.mountpoint);
 	free(o.log_file);
+	free(o.socket);
 	free(buf);
 	return 0;
 }
