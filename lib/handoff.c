@@ -13,12 +13,10 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -172,32 +170,14 @@ static int check_reply(const struct cmafs_handoff_reply *r, ssize_t n,
 	return 0;
 }
 
-LC_EXPORT int cmafs_handoff(int fd, struct cmafs_handoff_reply *reply)
+int lc_handoff(int fd, int accmode, struct cmafs_handoff_reply *reply)
 {
 	struct cmafs_handoff_reply r;
 	struct sockaddr_un sa;
-	int fds[MAX_FDS] = { -1 }, nfds = 0, msg_flags = 0, sock, fl, err;
+	int fds[MAX_FDS] = { -1 }, nfds = 0, msg_flags = 0, sock, err;
 	socklen_t salen = 0;
-	struct statfs sfs;
-	struct stat st;
 	ssize_t n;
 
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fstat(fd, &st))
-		return -1;
-	if (fl & O_PATH)
-		return fail(EBADF);
-	/* Refused here without a round trip, with the daemon's answer. */
-	if (S_ISDIR(st.st_mode))
-		return fail(EISDIR);
-	/*
-	 * Only a FUSE file is asked where its socket is: a user.cma.socket
-	 * attribute anyone may set on a file of tmpfs or ext4 must not send
-	 * the caller's descriptor to a stranger's socket.
-	 */
-	if (!S_ISREG(st.st_mode) || fstatfs(fd, &sfs) ||
-	    sfs.f_type != FUSE_SUPER_MAGIC)
-		return fail(EXDEV);
 	if (socket_addr(fd, &sa, &salen))
 		return -1;
 	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -215,7 +195,7 @@ LC_EXPORT int cmafs_handoff(int fd, struct cmafs_handoff_reply *reply)
 	close(sock);
 	if (n < 0)
 		return fail(err);
-	if (check_reply(&r, n, msg_flags, fds, nfds, fl & O_ACCMODE)) {
+	if (check_reply(&r, n, msg_flags, fds, nfds, accmode)) {
 		err = errno;
 		close_all(fds, nfds);
 		return fail(err);
@@ -223,6 +203,16 @@ LC_EXPORT int cmafs_handoff(int fd, struct cmafs_handoff_reply *reply)
 	if (reply)
 		*reply = r;
 	return fds[0];
+}
+
+LC_EXPORT int cmafs_handoff(int fd, struct cmafs_handoff_reply *reply)
+{
+	struct stat st;
+	int fl;
+
+	if (lc_check(fd, &fl, &st))
+		return -1;
+	return lc_handoff(fd, fl & O_ACCMODE, reply);
 }
 
 LC_EXPORT int cmafs_buffer_fd(int fd)

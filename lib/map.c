@@ -53,10 +53,12 @@ static int map_direct(int fd, const struct lc_file *f, int prot,
 	return 0;
 }
 
-static int map_handoff(int fd, int prot, struct cmafs_map *m)
+static int map_handoff(int fd, const struct lc_file *f, int prot,
+		       struct cmafs_map *m)
 {
 	struct cmafs_handoff_reply r;
-	int bfd = cmafs_handoff(fd, &r);
+	/* lc_probe() has checked the descriptor: no second STATFS. */
+	int bfd = lc_handoff(fd, f->accmode, &r);
 	void *p;
 
 	if (bfd < 0)
@@ -102,7 +104,7 @@ LC_EXPORT int cmafs_map(int fd, int prot, struct cmafs_map *m)
 		return fail(m, ENODATA);
 	m->prot = prot;
 	return f.direct ? map_direct(fd, &f, prot, m) :
-			  map_handoff(fd, prot, m);
+			  map_handoff(fd, &f, prot, m);
 }
 
 LC_EXPORT int cmafs_map_path(const char *path, int oflags, struct cmafs_map *m)

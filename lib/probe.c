@@ -43,25 +43,39 @@ int lc_why_not(int fd)
 	return fail(socket_attr ? EINVAL : EXDEV);
 }
 
-int lc_probe(int fd, struct lc_file *f)
+int lc_check(int fd, int *flags, struct stat *st)
 {
 	struct statfs sfs;
+
+	*flags = fcntl(fd, F_GETFL);
+	if (*flags < 0 || fstat(fd, st))
+		return -1;
+	/* O_PATH opens nothing: the daemon refuses it too. */
+	if (*flags & O_PATH)
+		return fail(EBADF);
+	/* Refused here without a round trip, with the daemon's answer. */
+	if (S_ISDIR(st->st_mode))
+		return fail(EISDIR);
+	/*
+	 * Only a FUSE file is asked about its buffer: a user.cma.socket
+	 * attribute anyone may set on a file of tmpfs or ext4 must not send
+	 * the caller's descriptor to a stranger's socket.
+	 */
+	if (!S_ISREG(st->st_mode) || fstatfs(fd, &sfs) ||
+	    sfs.f_type != FUSE_SUPER_MAGIC)
+		return fail(EXDEV);
+	return 0;
+}
+
+int lc_probe(int fd, struct lc_file *f)
+{
 	struct stat st;
 	char mode[16];
 	ssize_t n;
 	int fl;
 
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fstat(fd, &st))
+	if (lc_check(fd, &fl, &st))
 		return -1;
-	/* O_PATH opens nothing: the daemon refuses it too. */
-	if (fl & O_PATH)
-		return fail(EBADF);
-	if (S_ISDIR(st.st_mode))
-		return fail(EISDIR);
-	if (!S_ISREG(st.st_mode) || fstatfs(fd, &sfs) ||
-	    sfs.f_type != FUSE_SUPER_MAGIC)
-		return fail(EXDEV);
 	n = fgetxattr(fd, "user.cma.mmap", mode, sizeof(mode) - 1);
 	if (n < 0) {
 		if (errno != ENODATA && errno != EOPNOTSUPP)
