@@ -40,6 +40,22 @@ bad:
 	exit(2);
 }
 
+static inline int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* "MEDIAN P99" in microseconds of @n latencies in seconds (sorts @v). */
+static inline void report(double *v, size_t n)
+{
+	size_t p99 = (n * 99 + 99) / 100;
+
+	qsort(v, n, sizeof(*v), cmp_double);
+	printf("%.1f %.1f\n", v[n / 2] * 1e6, v[(p99 ? p99 : 1) - 1] * 1e6);
+}
+
 #define die(...) do { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); \
 		      exit(1); } while (0)
 

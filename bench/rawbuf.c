@@ -60,21 +60,6 @@
 
 static int dev = -1;
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static void report(double *v, size_t n)
-{
-	size_t p99 = (n * 99 + 99) / 100;
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	printf("%.1f %.1f\n", v[n / 2] * 1e6, v[(p99 ? p99 : 1) - 1] * 1e6);
-}
-
 static unsigned int cache_of(const char *s)
 {
 	if (!strcmp(s, "uncached"))
