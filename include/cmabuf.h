@@ -247,7 +247,9 @@ struct cmabuf_info {
 				 * from ALLOC, DUP and reopens; a file
 				 * shared by dup(2) or fork counts once) */
 	__u32 maps;		/* mappings (VMAs) of it */
-	__u64 reserved[3];	/* zero */
+	__u32 exports;		/* live dma-bufs of it (CMABUF_IOC_EXPORT) */
+	__u32 reserved32;	/* zero */
+	__u64 reserved[2];	/* zero */
 };
 
 /*
@@ -276,6 +278,32 @@ struct cmabuf_dup {
 	__u32 flags;		/* in: CMABUF_DUP_* */
 	__s32 fd;		/* out: the new descriptor */
 	__u64 reserved[3];	/* in: zero */
+};
+
+/*
+ * CMABUF_IOC_EXPORT: the buffer as a dma-buf, for another driver to import
+ * (V4L2_MEMORY_DMABUF, DRM PRIME, ...).  Its map_dma_buf gives the
+ * importer one contiguous segment, mapped for the importer's device;
+ * mmap(2) of the dma-buf maps the buffer with its cache mode, and
+ * DMA_BUF_IOCTL_SYNC syncs a cached buffer (a no-op for the others).  The
+ * dma-buf holds the file it was made from: the memory lives until the last
+ * reference to the dma-buf is gone, whatever happens to other descriptors
+ * (cmafs: after rm).  While a dma-buf of the buffer lives, anything that
+ * would move the buffer (RESIZE, growth past the capacity by write or
+ * ftruncate, a shrink that frees memory) fails with EBUSY: an importer
+ * keeps the address it was given.  Errors: EBADF the descriptor is not
+ * open for writing (a device may write through the dma-buf); EINVAL
+ * unknown flag, reserved not zero, fd not 0, or a buffer of no memory (a
+ * file buffer of size 0); EOPNOTSUPP memory without struct pages (a no-map
+ * memory-region).
+ */
+#define CMABUF_EXPORT_CLOEXEC	(1u << 0)	/* FD_CLOEXEC on the dma-buf */
+
+struct cmabuf_export {
+	__u32 flags;		/* in: CMABUF_EXPORT_* */
+	__s32 fd;		/* in: 0; out: the dma-buf's descriptor */
+	__u64 size;		/* out: its size, the buffer's capacity */
+	__u64 reserved[2];	/* in: zero */
 };
 
 /* CMABUF_IOC_SYNC */
@@ -312,5 +340,6 @@ struct cmabuf_resize {
 #define CMABUF_IOC_SYNC		_IOW(CMABUF_IOC_MAGIC, 0x11, struct cmabuf_sync)
 #define CMABUF_IOC_RESIZE	_IOWR(CMABUF_IOC_MAGIC, 0x12, struct cmabuf_resize)
 #define CMABUF_IOC_DUP		_IOWR(CMABUF_IOC_MAGIC, 0x13, struct cmabuf_dup)
+#define CMABUF_IOC_EXPORT	_IOWR(CMABUF_IOC_MAGIC, 0x14, struct cmabuf_export)
 
 #endif /* CMABUF_UAPI_H */

@@ -44,7 +44,8 @@
  * cached buffers).  A resize zaps every mapping of the file before it
  * copies, so the next access faults onto the new region and no store
  * through an old mapping is lost.  The PTEs are "special": the pages are not
- * refcounted by the mappings and cannot be pinned by get_user_pages(); the
+ * refcounted by the mappings and cannot be pinned by get_user_pages() (see
+ * cmabuf(4), KNOWN LIMITATIONS; debuggers reach them through .access); the
  * memory lives as long as the inode, which every mapping holds through its
  * file.  VM_MIXEDMAP (not VM_PFNMAP) keeps /proc/PID/pagemap able to
  * report the frames.
@@ -76,6 +77,7 @@
 
 #include <linux/atomic.h>
 #include <linux/capability.h>
+#include <linux/dma-buf.h>
 #include <linux/dma-direct.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
@@ -161,6 +163,7 @@ struct cmabuf_buf {
 	u64 align;
 	atomic_t maps;			/* VMAs mapping the buffer */
 	atomic_t files;			/* open struct files of it */
+	atomic_t exports;		/* live dma-bufs (EXPORT): no moving */
 	bool file;			/* CMABUF_ALLOC_FILE: i_size is logical */
 	bool nowait;			/* CMABUF_ALLOC_NOWAIT */
 	bool noaddr;			/* allocated by an unprivileged opener */
@@ -749,6 +752,8 @@ static int cmabuf_replace(struct cmabuf_buf *buf, struct cmabuf_region *nr,
 	down_write(&buf->lock);
 	if (nr->cache != buf->r.cache && atomic_read(&buf->maps))
 		ret = -EBUSY;
+	else if (atomic_read(&buf->exports))
+		ret = -EBUSY;	/* an importer keeps the old address */
 	else if (fatal_signal_pending(current))
 		ret = -EINTR;
 	else
@@ -1113,16 +1118,50 @@ static vm_fault_t cmabuf_vm_fault(struct vm_fault *vmf)
 	return ret;
 }
 
+/*
+ * The mappings' PTEs are special (no struct page behind them as far as
+ * get_user_pages() is concerned, see the top of this file).  The kernel's
+ * accesses to another process's memory through access_remote_vm() --
+ * ptrace(PEEKDATA/POKEDATA), so gdb, and /proc/PID/mem -- come here once
+ * GUP has failed (process_vm_readv() has no such fallback).  Copy through the kernel's own mapping of the
+ * buffer, within the pages the fault handler would map, and only where
+ * the mapping itself is writable for a write.
+ */
+static int cmabuf_vm_access(struct vm_area_struct *vma, unsigned long addr,
+			    void *data, int len, int write)
+{
+	struct cmabuf_buf *buf = vma->vm_private_data;
+	u64 off, end;
+
+	if (write && !(vma->vm_flags & VM_WRITE))
+		return -EACCES;
+	if (len <= 0)
+		return 0;
+	off = ((u64)vma->vm_pgoff << PAGE_SHIFT) + (addr - vma->vm_start);
+	down_read(&buf->lock);
+	end = min_t(u64, PAGE_ALIGN(cmabuf_read_end(buf)), buf->r.size);
+	if (off >= end) {
+		up_read(&buf->lock);
+		return -EFAULT;
+	}
+	len = min_t(u64, len, end - off);
+	if (write)
+		memcpy(cmabuf_vaddr(buf) + off, data, len);
+	else
+		memcpy(data, cmabuf_vaddr(buf) + off, len);
+	up_read(&buf->lock);
+	return len;
+}
+
 static const struct vm_operations_struct cmabuf_vm_ops = {
 	.open = cmabuf_vm_open,
 	.close = cmabuf_vm_close,
 	.fault = cmabuf_vm_fault,
+	.access = cmabuf_vm_access,
 };
 
-static int cmabuf_mmap(struct file *file, struct vm_area_struct *vma)
+static int cmabuf_mmap_buf(struct cmabuf_buf *buf, struct vm_area_struct *vma)
 {
-	struct cmabuf_buf *buf = cmabuf_buf_of(file);
-
 	/*
 	 * Private (copy-on-write) mappings of DMA memory make no sense.  Test
 	 * VM_MAYSHARE: a MAP_SHARED mapping of a read-only descriptor has no
@@ -1146,6 +1185,11 @@ static int cmabuf_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
+static int cmabuf_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return cmabuf_mmap_buf(cmabuf_buf_of(file), vma);
+}
+
 static void cmabuf_fill_info(struct cmabuf_buf *buf, struct cmabuf_info *info,
 			     bool addrs)
 {
@@ -1165,6 +1209,7 @@ static void cmabuf_fill_info(struct cmabuf_buf *buf, struct cmabuf_info *info,
 		info->flags |= CMABUF_INFO_BUDDY;
 	info->files = atomic_read(&buf->files);
 	info->maps = atomic_read(&buf->maps);
+	info->exports = atomic_read(&buf->exports);
 }
 
 static long cmabuf_ioc_resize(struct file *file,
@@ -1212,6 +1257,8 @@ static long cmabuf_ioc_resize(struct file *file,
 }
 
 static long cmabuf_ioc_dup(struct file *file, struct cmabuf_dup __user *uarg);
+static long cmabuf_ioc_export(struct file *file,
+			      struct cmabuf_export __user *uarg);
 static int cmabuf_buf_open(struct inode *inode, struct file *file);
 static int cmabuf_buf_release(struct inode *inode, struct file *file);
 
@@ -1260,6 +1307,8 @@ static long cmabuf_buf_ioctl(struct file *file, unsigned int cmd,
 		return cmabuf_ioc_resize(file, uarg);
 	case CMABUF_IOC_DUP:
 		return cmabuf_ioc_dup(file, uarg);
+	case CMABUF_IOC_EXPORT:
+		return cmabuf_ioc_export(file, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -1492,6 +1541,197 @@ static long cmabuf_ioc_dup(struct file *file, struct cmabuf_dup __user *uarg)
 err_fd:
 	put_unused_fd(fd);
 	return ret;
+}
+
+/* ---- dma-buf export ----------------------------------------------------- */
+
+/*
+ * The dma-buf's private data is the buffer file EXPORT was called on, with
+ * a reference of the dma-buf's own: it keeps the inode, and so the memory,
+ * the internal mount and the module, as any open file does, and counts in
+ * INFO's files (cmafs sees a removed file's buffer as still held).  The
+ * buffer cannot move while exported (cmabuf_replace()), so its region is
+ * read here under buf->lock only to pair with a resize that got in first.
+ */
+static struct cmabuf_buf *cmabuf_dmabuf_buf(struct dma_buf *dmabuf)
+{
+	return cmabuf_buf_of(dmabuf->priv);
+}
+
+static struct sg_table *cmabuf_map_dma_buf(struct dma_buf_attachment *at,
+					   enum dma_data_direction dir)
+{
+	struct cmabuf_buf *buf = cmabuf_dmabuf_buf(at->dmabuf);
+	unsigned long attrs = 0;
+	struct sg_table *sgt;
+	int ret;
+
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table(sgt, 1, GFP_KERNEL);
+	if (ret)
+		goto err_free;
+	down_read(&buf->lock);
+	sg_set_page(sgt->sgl, phys_to_page(buf->r.phys + buf->r.offset),
+		    buf->r.size, 0);
+	/*
+	 * The CPU reaches uncached and writecombine buffers only through
+	 * non-cacheable mappings: nothing to clean or invalidate (as the
+	 * kernel's CMA heap skips it for its uncached buffers).
+	 */
+	if (buf->r.cache != CMABUF_CACHE_CACHED)
+		attrs |= DMA_ATTR_SKIP_CPU_SYNC;
+	ret = dma_map_sgtable(at->dev, sgt, dir, attrs);
+	up_read(&buf->lock);
+	if (ret)
+		goto err_table;
+	return sgt;
+
+err_table:
+	sg_free_table(sgt);
+err_free:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+
+static void cmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
+				 struct sg_table *sgt,
+				 enum dma_data_direction dir)
+{
+	struct cmabuf_buf *buf = cmabuf_dmabuf_buf(at->dmabuf);
+	unsigned long attrs = 0;
+
+	if (buf->r.cache != CMABUF_CACHE_CACHED)
+		attrs |= DMA_ATTR_SKIP_CPU_SYNC;
+	dma_unmap_sgtable(at->dev, sgt, dir, attrs);
+	sg_free_table(sgt);
+	kfree(sgt);
+}
+
+/* DMA_BUF_IOCTL_SYNC and in-kernel CPU access: as CMABUF_IOC_SYNC. */
+static int cmabuf_dmabuf_begin_cpu(struct dma_buf *dmabuf,
+				   enum dma_data_direction dir)
+{
+	struct cmabuf_buf *buf = cmabuf_dmabuf_buf(dmabuf);
+	int ret;
+
+	down_read(&buf->lock);
+	ret = cmabuf_sync_locked(buf, 0, buf->r.size, CMABUF_SYNC_CPU);
+	up_read(&buf->lock);
+	return ret;
+}
+
+static int cmabuf_dmabuf_end_cpu(struct dma_buf *dmabuf,
+				 enum dma_data_direction dir)
+{
+	struct cmabuf_buf *buf = cmabuf_dmabuf_buf(dmabuf);
+	int ret;
+
+	down_read(&buf->lock);
+	ret = cmabuf_sync_locked(buf, 0, buf->r.size, CMABUF_SYNC_DEVICE);
+	up_read(&buf->lock);
+	return ret;
+}
+
+static int cmabuf_dmabuf_mmap(struct dma_buf *dmabuf,
+			      struct vm_area_struct *vma)
+{
+	/* As on the buffer's own files, which are on a noexec mount. */
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_clear(vma, VM_MAYEXEC);
+#else
+	vma->vm_flags &= ~VM_MAYEXEC;
+#endif
+	return cmabuf_mmap_buf(cmabuf_dmabuf_buf(dmabuf), vma);
+}
+
+/* For importers that fill the buffer with the CPU (vb2's vaddr, vivid). */
+static int cmabuf_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	iosys_map_set_vaddr(map, cmabuf_vaddr(cmabuf_dmabuf_buf(dmabuf)));
+	return 0;
+}
+
+static void cmabuf_dmabuf_release(struct dma_buf *dmabuf)
+{
+	struct file *file = dmabuf->priv;
+
+	atomic_dec(&cmabuf_buf_of(file)->exports);
+	fput(file);
+}
+
+static const struct dma_buf_ops cmabuf_dmabuf_ops = {
+	.map_dma_buf = cmabuf_map_dma_buf,
+	.unmap_dma_buf = cmabuf_unmap_dma_buf,
+	.begin_cpu_access = cmabuf_dmabuf_begin_cpu,
+	.end_cpu_access = cmabuf_dmabuf_end_cpu,
+	.mmap = cmabuf_dmabuf_mmap,
+	.vmap = cmabuf_dmabuf_vmap,
+	.release = cmabuf_dmabuf_release,
+};
+
+static long cmabuf_ioc_export(struct file *file,
+			      struct cmabuf_export __user *uarg)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp);
+	struct cmabuf_buf *buf = cmabuf_buf_of(file);
+	struct cmabuf_export req;
+	struct dma_buf *dmabuf;
+	int fd, ret;
+
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+	if ((req.flags & ~CMABUF_EXPORT_CLOEXEC) || req.fd ||
+	    memchr_inv(req.reserved, 0, sizeof(req.reserved)))
+		return -EINVAL;
+	/* Whoever imports it may have a device write to it. */
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+
+	down_read(&buf->lock);
+	if (!buf->r.size)
+		ret = -EINVAL;
+	else if (!pfn_valid(PHYS_PFN(buf->r.phys)))
+		ret = -EOPNOTSUPP;
+	else
+		ret = 0;
+	if (!ret) {
+		/* Before a resize waiting for the lock can move it. */
+		atomic_inc(&buf->exports);
+		exp.size = buf->r.size;
+	}
+	up_read(&buf->lock);
+	if (ret)
+		return ret;
+
+	fd = get_unused_fd_flags(req.flags & CMABUF_EXPORT_CLOEXEC ?
+				 O_CLOEXEC : 0);
+	if (fd < 0) {
+		atomic_dec(&buf->exports);
+		return fd;
+	}
+	exp.ops = &cmabuf_dmabuf_ops;
+	exp.flags = O_RDWR;
+	exp.priv = get_file(file);
+	dmabuf = dma_buf_export(&exp);
+	if (IS_ERR(dmabuf)) {
+		put_unused_fd(fd);
+		atomic_dec(&buf->exports);
+		fput(file);
+		return PTR_ERR(dmabuf);
+	}
+	req.fd = fd;
+	req.size = exp.size;
+	if (copy_to_user(uarg, &req, sizeof(req))) {
+		put_unused_fd(fd);
+		dma_buf_put(dmabuf);	/* release: exports and the file */
+		return -EFAULT;
+	}
+	fd_install(fd, dmabuf->file);
+	return 0;
 }
 
 /* ---- /dev/cmabuf -------------------------------------------------------- */
@@ -1807,3 +2047,8 @@ module_exit(cmabuf_exit);
 MODULE_DESCRIPTION("Physically contiguous DMA buffers as regular files");
 MODULE_AUTHOR("cmafs developers");
 MODULE_LICENSE("GPL");
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+MODULE_IMPORT_NS("DMA_BUF");
+#else
+MODULE_IMPORT_NS(DMA_BUF);
+#endif

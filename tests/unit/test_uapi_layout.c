@@ -47,7 +47,9 @@ AT(cmabuf_info, cache, 32);
 AT(cmabuf_info, flags, 36);
 AT(cmabuf_info, files, 40);
 AT(cmabuf_info, maps, 44);
-AT(cmabuf_info, reserved, 48);
+AT(cmabuf_info, exports, 48);
+AT(cmabuf_info, reserved32, 52);
+AT(cmabuf_info, reserved, 56);
 
 SIZE(cmabuf_dup, 32);
 AT(cmabuf_dup, fd, 4);
@@ -65,6 +67,11 @@ AT(cmafs_handoff_reply, error, 8);
 AT(cmafs_handoff_reply, flags, 12);
 AT(cmafs_handoff_reply, cache, 16);
 AT(cmafs_handoff_reply, size, 24);
+
+SIZE(cmabuf_export, 32);
+AT(cmabuf_export, fd, 4);
+AT(cmabuf_export, size, 8);
+AT(cmabuf_export, reserved, 16);
 
 SIZE(cmabuf_sync, 24);
 AT(cmabuf_sync, length, 8);
@@ -98,6 +105,7 @@ _Static_assert(CMABUF_IOC_INFO == 0x8048cb10u, "CMABUF_IOC_INFO");
 _Static_assert(CMABUF_IOC_SYNC == 0x4018cb11u, "CMABUF_IOC_SYNC");
 _Static_assert(CMABUF_IOC_RESIZE == 0xc048cb12u, "CMABUF_IOC_RESIZE");
 _Static_assert(CMABUF_IOC_DUP == 0xc020cb13u, "CMABUF_IOC_DUP");
+_Static_assert(CMABUF_IOC_EXPORT == 0xc020cb14u, "CMABUF_IOC_EXPORT");
 _Static_assert(CMAFS_IOC_INFO == 0x8048cf01u, "CMAFS_IOC_INFO");
 _Static_assert(CMAFS_IOC_SYNC == 0x4018cf02u, "CMAFS_IOC_SYNC");
 _Static_assert(CMAFS_IOC_SET_CACHE == 0x4004cf03u, "CMAFS_IOC_SET_CACHE");
