@@ -27,6 +27,14 @@
  *         8. getxattr(FILE, "security.capability"): the round trip the
  *            kernel makes before each truncate (the killpriv check: FUSE
  *            inodes are never S_NOSEC), answered ENODATA
+ *   rawbuf rawalloc SIZE N     the helper alone (no mount): N samples
+ *       each, interleaved, "MEDIAN P99" (microseconds) per line:
+ *         1. CMABUF_IOC_ALLOC of SIZE, uncached, CLOEXEC, + close
+ *         2. the same with FILE and NOWAIT (where the module knows it),
+ *            as the daemon allocates, + close
+ *       (vm-bench runs it under the module built before issue 14 and
+ *       under this one, in the same guest: the allocation path's cost
+ *       before and after.)
  *   rawbuf parts FILE N        where cmafs_map's time goes without
  *       passthrough, for FILE (with a buffer) of a cmafs mount, N samples
  *       each, interleaved, "MEDIAN P99" (microseconds) per line:
@@ -208,6 +216,34 @@ static int alloc_lat(const char *file, uint64_t size, size_t n)
 	return 0;
 }
 
+static int rawalloc_lat(uint64_t size, size_t n)
+{
+	struct cmabuf_version v;
+	unsigned int dflags = CMABUF_ALLOC_FILE;
+	double *lat[2];
+	size_t i;
+	int k, fd;
+
+	if (ioctl(dev, CMABUF_IOC_VERSION, &v))
+		die("CMABUF_IOC_VERSION: %s", strerror(errno));
+	if (v.alloc_flags & CMABUF_ALLOC_NOWAIT)
+		dflags |= CMABUF_ALLOC_NOWAIT;
+	for (k = 0; k < 2; k++)
+		if (!n || !(lat[k] = calloc(n, sizeof(double))))
+			die("rawbuf rawalloc: N must be >= 1 (or out of memory)");
+	for (i = 0; i < n; i++)
+		for (k = 0; k < 2; k++) {
+			double t0 = now_s();
+
+			fd = alloc(size, CMABUF_CACHE_UNCACHED, k ? dflags : 0);
+			close(fd);
+			lat[k][i] = now_s() - t0;
+		}
+	for (k = 0; k < 2; k++)
+		report(lat[k], n);
+	return 0;
+}
+
 /* The hand-off's request and reply on a connected socket (lib/handoff.c
  * without its checks): the buffer's descriptor. */
 static int converse(const struct sockaddr_un *sa, socklen_t len, int fd)
@@ -337,8 +373,11 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "alloc") && argc == 5)
 		return alloc_lat(argv[2], parse_size(argv[3]),
 				 (size_t)parse_size(argv[4]));
+	if (!strcmp(argv[1], "rawalloc") && argc == 4)
+		return rawalloc_lat(parse_size(argv[2]),
+				    (size_t)parse_size(argv[3]));
 	if (!strcmp(argv[1], "parts") && argc == 4)
 		return parts(argv[2], (size_t)parse_size(argv[3]));
 usage:
-	die("usage: rawbuf sweep SIZE CACHE | sync SIZE N | alloc FILE SIZE N | parts FILE N");
+	die("usage: rawbuf sweep SIZE CACHE | sync SIZE N | alloc FILE SIZE N | rawalloc SIZE N | parts FILE N");
 }

@@ -56,6 +56,28 @@ if [ "${1:-}" != inner ]; then
 		echo "not ok - [$r] rmmod cmabuf after the benchmark (no buffer left behind)"
 		rc=1
 	fi
+	# The allocation path before issue 14 (cmabuf-before.ko, built by
+	# vm-bench from an older commit) and now, in this guest, module by
+	# module in turns: "@@B off before-raw<k>" / "after-raw<k>".
+	if [ -f ./cmabuf-before.ko ]; then
+		for turn in 1 2 3; do
+			for which in before after; do
+				ko=./cmabuf.ko
+				[ $which = before ] && ko=./cmabuf-before.ko
+				if ! insmod $ko; then
+					echo "not ok - [$r] insmod $ko"; rc=1; break 2
+				fi
+				k=0
+				$R/opt/cmafs/bench/rawbuf rawalloc 4M "${BENCH_SAMPLES:-300}" |
+				while read -r med p99; do
+					echo "@@B off $which-raw$k $med $p99 turn$turn"
+					k=$((k + 1))
+				done
+				rmmod cmabuf || { echo "not ok - [$r] rmmod after $ko"; rc=1; break 2; }
+			done
+		done
+		echo "ok - [$r] ALLOC 4M before and after issue 14, in turns"
+	fi
 	exit $rc
 fi
 
