@@ -78,6 +78,11 @@ static void log_failure(struct fs *fs, const struct node *n, uint64_t bytes,
 
 	fs->be->ops->stats(fs->be, &st);
 	ns_path(fs, n, NULL, path, sizeof(path));
+	if (err == -EBUSY) {
+		log_err("resize refused for %s (uid %u): its buffer is exported as a dma-buf, whose importer keeps the address; close every dma-buf of it first",
+			path, (unsigned int)n->uid);
+		return;
+	}
 	if (err == -EMFILE || err == -ENFILE) {
 		log_err("alloc failed: out of file descriptors (each buffer holds one; %" PRIu64 " held, limit %" PRIu64 ", the last 1/16 for root's files): raise RLIMIT_NOFILE (ulimit -n)",
 			fs->buffer_fds, fs->max_buffer_fds);

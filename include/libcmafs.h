@@ -73,6 +73,16 @@ int cmafs_sync(const struct cmafs_map *m, uint64_t offset, uint64_t length,
 /* Unmap and close what cmafs_map() made; a no-op on a failed map. */
 int cmafs_unmap(struct cmafs_map *m);
 
+/*
+ * The buffer of @fd (opened O_RDWR through the mount) as a new dma-buf
+ * descriptor, for a driver to import; @flags 0 or O_CLOEXEC.  One
+ * contiguous segment for the importer; the buffer cannot be resized while
+ * a dma-buf of it lives (EBUSY), and its memory lives until the last
+ * reference to the dma-buf is gone, even after rm.  EBADF for a read-only
+ * @fd; EOPNOTSUPP on the sim backend or a helper without the export.
+ */
+int cmafs_dmabuf(int fd, int flags);
+
 #ifdef __cplusplus
 }
 #endif

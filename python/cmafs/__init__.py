@@ -55,7 +55,7 @@ import numpy as np
 
 __all__ = ["allocate", "CmaBuffer", "PynqBuffer", "ContiguousArray",
            "AllocationError", "Xlnk", "stats", "default_mount",
-           "cma_available"]
+           "cma_available", "dmabuf"]
 
 _counter = itertools.count()
 _lock = threading.Lock()
@@ -148,6 +148,49 @@ def _buffer_fd(fd):
             os.close(f)
         return fds[0], bool(rflags & _HANDOFF_CMABUF)
     raise OSError(errno.EAGAIN, "hand-off: " + os.strerror(errno.EAGAIN))
+
+
+# CMABUF_IOC_EXPORT = _IOWR(0xCB, 0x14, struct cmabuf_export): 32 bytes.
+_EXPORT = struct.Struct("=IiQ16x")
+_CMABUF_IOC_EXPORT = (3 << 30) | (_EXPORT.size << 16) | (0xCB << 8) | 0x14
+_EXPORT_CLOEXEC = 1
+
+
+def dmabuf(file):
+    """A new dma-buf descriptor (close-on-exec) of the buffer of ``file``: a
+    path in a cmafs mount, or a descriptor opened O_RDWR through it.  For a
+    driver to import (V4L2_MEMORY_DMABUF, DRM PRIME); the caller closes it.
+    While a dma-buf of it lives the buffer cannot be resized (EBUSY), and
+    its memory lives until the last reference to the dma-buf is gone, even
+    after the file is removed.  OSError: EOPNOTSUPP on the sim backend (its
+    memory is not contiguous) or with a helper without the export, EBADF
+    for a read-only descriptor."""
+    own = isinstance(file, (str, bytes, os.PathLike))
+    fd = os.open(file, os.O_RDWR | os.O_CLOEXEC) if own else file
+    try:
+        got = _buffer_fd(fd)
+        if got is None:
+            raise OSError(errno.EOPNOTSUPP,
+                          "dmabuf: the daemon hands out no descriptors")
+        bfd, kmod = got
+        try:
+            if not kmod:
+                raise OSError(errno.EOPNOTSUPP, "dmabuf: the sim backend's "
+                              "memory is not contiguous: no dma-buf")
+            arg = bytearray(_EXPORT.pack(_EXPORT_CLOEXEC, 0, 0))
+            try:
+                fcntl.ioctl(bfd, _CMABUF_IOC_EXPORT, arg)
+            except OSError as e:
+                if e.errno == errno.ENOTTY:
+                    raise OSError(errno.EOPNOTSUPP, "dmabuf: cmabuf.ko "
+                                  "has no export (too old)") from None
+                raise
+            return _EXPORT.unpack(arg)[1]
+        finally:
+            os.close(bfd)
+    finally:
+        if own:
+            os.close(fd)
 
 
 def _check(ret, what):

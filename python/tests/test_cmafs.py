@@ -296,6 +296,36 @@ class CmafsTest(unittest.TestCase):
                 self.assertTrue(np.all(buf == 7))
                 self.assertEqual(buf.cacheable, mode is True or not buf.direct)
 
+    def test_dmabuf(self):
+        path = os.path.join(MOUNT, "pynq-dmabuf-%d" % os.getpid())
+        with open(path, "wb") as f:
+            f.write(bytes(range(256)) * 16)
+        try:
+            if cmafs.stats(MOUNT).get("backend") != "kmod":
+                with self.assertRaises(OSError) as cm:
+                    cmafs.dmabuf(path)
+                self.assertEqual(cm.exception.errno, errno.EOPNOTSUPP)
+                return
+            fd = cmafs.dmabuf(path)
+            try:
+                m = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ)
+                self.assertEqual(m[:256], bytes(range(256)))
+                m.close()
+                # No resize while exported; the file is as it was.
+                with self.assertRaises(OSError) as cm:
+                    os.truncate(path, 1 << 20)
+                self.assertEqual(cm.exception.errno, errno.EBUSY)
+                self.assertEqual(os.stat(path).st_size, 4096)
+            finally:
+                os.close(fd)
+            os.truncate(path, 1 << 20)
+            with open(path, "rb") as f:
+                with self.assertRaises(OSError) as cm:
+                    cmafs.dmabuf(f.fileno())
+                self.assertEqual(cm.exception.errno, errno.EBADF)
+        finally:
+            os.unlink(path)
+
     def test_no_descriptor_left_after_freebuffer(self):
         before = open_fds()
         buf = alloc(PAGE, "u1")

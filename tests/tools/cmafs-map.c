@@ -28,6 +28,13 @@
  *   cmafs-map sync FILE device|cpu  cmafs_sync over the whole map
  *   cmafs-map fds FILE N            N map/unmap cycles: descriptors open
  *                                   before= and after= (no leak)
+ *   cmafs-map frames FILE           a cmafs_map mapping of FILE: the
+ *                                   physical address of its first page and
+ *                                   whether the rest follows it (pagemap:
+ *                                   root) phys= contiguous=, and an FNV-1a
+ *                                   hash of its bytes fnv=
+ *   cmafs-map dmabuf FILE           the same for a mapping of the dma-buf
+ *                                   cmafs_dmabuf makes of FILE (O_RDWR)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -35,10 +42,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "libcmafs.h"
@@ -108,6 +117,39 @@ static int count_fds(void)
 		n++;
 	closedir(d);
 	return n;
+}
+
+/* phys= contiguous= fnv= of @len bytes mapped at @p. */
+static int frames(const unsigned char *p, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t e, first = 0, h = 14695981039346656037ull;
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), contig = 1;
+	size_t i;
+
+	if (pm < 0)
+		return die();
+	for (i = 0; i < len; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	for (i = 0; i < len; i += (size_t)page) {
+		uint64_t pfn;
+
+		if (pread(pm, &e, sizeof(e), (off_t)((uintptr_t)(p + i) / page * 8)) != sizeof(e))
+			return die();
+		pfn = e & ((1ull << 55) - 1);
+		if (!(e >> 63) || !pfn) {
+			errno = EPERM;	/* not present, or PFNs hidden */
+			return die();
+		}
+		if (!i)
+			first = pfn;
+		else if (pfn != first + i / (size_t)page)
+			contig = 0;
+	}
+	close(pm);
+	printf("phys=0x%" PRIx64 " contiguous=%d fnv=%016" PRIx64 "\n",
+	       first * (uint64_t)page, contig, h);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -225,6 +267,27 @@ int main(int argc, char **argv)
 			return die();
 		printf("kind=%s ok\n", kind_name(m.kind));
 		return cmafs_unmap(&m) ? die() : 0;
+	}
+	if (!strcmp(cmd, "frames") && argc == 3) {
+		if (cmafs_map_path(path, O_RDONLY, &m))
+			return die();
+		return frames(m.addr, m.length);
+	}
+	if (!strcmp(cmd, "dmabuf") && argc == 3) {
+		struct stat st;
+		int fd = open(path, O_RDWR | O_CLOEXEC), db;
+		void *p;
+
+		if (fd < 0 || fstat(fd, &st))
+			return die();
+		db = cmafs_dmabuf(fd, O_CLOEXEC);
+		if (db < 0)
+			return die();
+		close(fd);
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, db, 0);
+		if (p == MAP_FAILED)
+			return die();
+		return frames(p, (size_t)st.st_size);
 	}
 	if (!strcmp(cmd, "fds") && argc == 4) {
 		int before = count_fds();
