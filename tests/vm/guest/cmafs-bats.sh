@@ -63,7 +63,8 @@ in_root() {
 		HOME=/root TERM=dumb LANG=C.UTF-8 TMPDIR=/tmp \
 		CMA_BASE="$CMA_BASE" CMA_SIZE="$CMA_SIZE" \
 		CMAFS_BIN=/opt/cmafs/cmafs/cmafs CMAFS_IOCTL_TOOL=/opt/cmafs/bin/cmafs-ioctl \
-		CMAFS_MAP_TOOL=/opt/cmafs/bin/cmafs-map CMAFS_V4L2_BIN=/opt/cmafs/bin \
+		CMAFS_MAP_TOOL=/opt/cmafs/bin/cmafs-map CMAFS_DMA_TOOL=/opt/cmafs/bin/cma_dma \
+		CMAFS_V4L2_BIN=/opt/cmafs/bin \
 		CMAFS_STRESS_BIN=/opt/cmafs/bin CMAFS_TEST_ROUNDS=4 \
 		CMAFS_SKIP_ROOT_INSTALL=1 "$@"
 }
