@@ -478,6 +478,7 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 	const char *op = "ioctl CMAFS_IOC_SYNC", *hint = NULL;
 	struct cmafs_info info;
 	struct cmafs_sync sync;
+	bool cleaning = false;
 	__u32 cache;
 	__u64 align;
 	int err;
@@ -492,10 +493,16 @@ static void cmafs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 	 * What changes the buffer needs a descriptor open for writing, as the
 	 * same user.cma.* xattrs need write permission: a reader must not
 	 * realign, recache or invalidate (and so discard) the owner's data.
+	 * Cleaning for the device loses nothing: a reader may (as the
+	 * helper's own SYNC, so cmafs_sync() is the same on every path).
 	 */
+	if (cmd == CMAFS_IOC_SYNC && in_size >= sizeof(sync)) {
+		memcpy(&sync, in, sizeof(sync));
+		cleaning = sync.direction == CMAFS_SYNC_DEVICE;
+	}
 	if (cmd != CMAFS_IOC_INFO && !h->writable &&
-	    (cmd == CMAFS_IOC_SYNC || cmd == CMAFS_IOC_SET_CACHE ||
-	     cmd == CMAFS_IOC_SET_ALIGN)) {
+	    (cmd == CMAFS_IOC_SET_CACHE || cmd == CMAFS_IOC_SET_ALIGN ||
+	     (cmd == CMAFS_IOC_SYNC && !cleaning))) {
 		reply_refusal(req, ino, NULL,
 			      "ioctl (descriptor not open for writing)", EBADF);
 		return;

@@ -232,7 +232,7 @@ print("made", len([n for n in os.listdir(sys.argv[1]) if n.startswith("e")]))' "
 	assert_cmafs_alive
 }
 
-@test "ioctls need a writable descriptor: SET_CACHE, SET_ALIGN and SYNC on O_RDONLY are EBADF; INFO works read-only; O_RDWR SET_CACHE is EBUSY only when open elsewhere" {
+@test "ioctls need a writable descriptor: SET_CACHE, SET_ALIGN and SYNC cpu on O_RDONLY are EBADF (SYNC device, which loses nothing, works); INFO works read-only; O_RDWR SET_CACHE is EBUSY only when open elsewhere" {
 	require_tools
 	own_mount
 	touch "$MNT/theirs0"
@@ -252,8 +252,8 @@ print("made", len([n for n in os.listdir(sys.argv[1]) if n.startswith("e")]))' "
 		[[ $output == EBADF ]] || fail "SET_ALIGN on a read-only descriptor of $f: '$output', expected EBADF"
 	done
 	for f in theirs mine; do
-		run -1 as_user "$IOCTL_TOOL" -r sync "$MNT/$f" device 0 0
-		[[ $output == EBADF ]] || fail "SYNC device on a read-only descriptor of $f: '$output', expected EBADF"
+		# Cleaning for the device, as the helper's own SYNC allows it.
+		run -0 as_user "$IOCTL_TOOL" -r sync "$MNT/$f" device 0 0
 		run -1 as_user "$IOCTL_TOOL" -r sync "$MNT/$f" cpu 0 0
 		[[ $output == EBADF ]] || fail "SYNC cpu on a read-only descriptor of $f: '$output', expected EBADF"
 	done
