@@ -18,10 +18,12 @@ static void cmafs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	/*
-	 * The kernel clears setuid/setgid itself on truncate, chown,
-	 * fallocate and page-cache writes when we do not claim the job (it
-	 * knows the caller's CAP_FSETID; we do not).  What it leaves us:
-	 * writes through FOPEN_DIRECT_IO (clear_privs() in ops_file.c).
+	 * libfuse 3.14 claims HANDLE_KILLPRIV by default, which makes us
+	 * responsible for dropping setuid/setgid everywhere, without being
+	 * told who has CAP_FSETID.  Unclaimed, the kernel drops them itself
+	 * on truncate, chown, fallocate and the writes passthrough sends to
+	 * the buffer without us; privs.c does the rest (our writes,
+	 * open(O_TRUNC)) and why HANDLE_KILLPRIV_V2 is not asked for.
 	 */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	pt_init(conn);

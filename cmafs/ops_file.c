@@ -22,6 +22,7 @@
 #include "ops.h"
 #include "deferred.h"
 #include "passthrough.h"
+#include "privs.h"
 #include "views.h"
 
 /*
@@ -73,7 +74,7 @@ static bool writes_pass_through(struct fs *fs, const struct node *n)
 
 /* Called with fs.lock held; fills fi and takes an open reference. */
 static int open_node(fuse_req_t req, struct fs *fs, struct node *n,
-		     struct fuse_file_info *fi, int *backing_id)
+		     struct fuse_file_info *fi, int *backing_id, bool *killed)
 {
 	bool writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	struct handle *h;
@@ -82,12 +83,17 @@ static int open_node(fuse_req_t req, struct fs *fs, struct node *n,
 		return -EISDIR;
 	if (!S_ISREG(n->mode))
 		return -EINVAL;	/* the kernel opens special files itself */
-	/* As any open(O_TRUNC) of an existing file: new times, even if empty. */
+	/*
+	 * As any open(O_TRUNC) of an existing file: new times, even if empty,
+	 * and the setuid/setgid bits the kernel's truncation would drop (with
+	 * FUSE_ATOMIC_O_TRUNC it leaves them to us: privs.c).
+	 */
 	if (fi->flags & O_TRUNC) {
 		int err = fb_truncate(fs, n, 0);
 
 		if (err)
 			return err;
+		*killed = privs_drop(req, n);
 		ns_touch(&n->mtime);
 		n->ctime = n->mtime;
 	}
@@ -163,6 +169,7 @@ static void cmafs_open(fuse_req_t req, fuse_ino_t ino,
 	struct fs *fs = req_fs(req);
 	struct node *n;
 	int err, backing_id = 0;
+	bool killed = false;
 
 	if (view_ino(ino)) {
 		open_view(req, fs, ino, fi);
@@ -170,8 +177,15 @@ static void cmafs_open(fuse_req_t req, fuse_ino_t ino,
 	}
 	pthread_mutex_lock(&fs->lock);
 	n = ns_node(fs, ino);
-	err = n ? open_node(req, fs, n, fi, &backing_id) : -ENOENT;
+	err = n ? open_node(req, fs, n, fi, &backing_id, &killed) : -ENOENT;
 	pthread_mutex_unlock(&fs->lock);
+	/*
+	 * The mode changed behind the kernel's attribute cache: drop it
+	 * before the caller runs on (attributes only: no page lock taken,
+	 * so the kernel does not wait for this request).
+	 */
+	if (killed)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	if (err)
 		reply_refusal(req, ino, NULL, "open", -err);
 	else
@@ -186,6 +200,7 @@ static void cmafs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct node *dir, *n;
 	int err, backing_id = 0;
+	bool killed = false;	/* a new file: nothing to drop */
 
 	pthread_mutex_lock(&fs->lock);
 	dir = ns_node(fs, parent);
@@ -197,7 +212,7 @@ static void cmafs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto fail;
 	err = ns_link(fs, dir, name, n, NULL);
 	if (!err)
-		err = open_node(req, fs, n, fi, &backing_id);
+		err = open_node(req, fs, n, fi, &backing_id, &killed);
 	if (err) {
 		ns_maybe_free(fs, n);
 		goto fail;
@@ -321,41 +336,6 @@ static void cmafs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_unlock(&fs->lock);
 }
 
-/*
- * A write by a user without CAP_FSETID drops setuid, and setgid where it
- * means "run as the group" (group-exec) or the writer is not in the group,
- * as the kernel does for file systems that do not take the job; it leaves
- * us the writes it sends with FOPEN_DIRECT_IO.  Root stands for CAP_FSETID
- * (the request carries no capabilities).  Under fs.lock; true when the
- * mode changed, so the caller drops the kernel's cached attributes.
- */
-static bool clear_privs(fuse_req_t req, struct node *n)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	mode_t kill = 0;
-
-	if (!(n->mode & (S_ISUID | S_ISGID)) || ctx->uid == 0)
-		return false;
-	kill |= n->mode & S_ISUID;
-	if (n->mode & S_ISGID) {
-		bool member = ctx->gid == n->gid;
-		gid_t groups[64];
-
-		if (!member && !(n->mode & S_IXGRP)) {
-			int count = fuse_req_getgroups(req, 64, groups);
-
-			for (int i = 0; i < count && i < 64; i++)
-				member |= groups[i] == n->gid;
-		}
-		if ((n->mode & S_IXGRP) || !member)
-			kill |= S_ISGID;
-	}
-	if (!kill)
-		return false;
-	n->mode &= ~kill;
-	return true;
-}
-
 static void cmafs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			size_t size, off_t off, struct fuse_file_info *fi)
 {
@@ -392,16 +372,16 @@ static void cmafs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			n->file.size = pos + (uint64_t)done;
 		ns_touch(&n->mtime);
 		n->ctime = n->mtime;
-		killed = clear_privs(req, n);
+		killed = privs_drop(req, n);
 	}
 	pthread_mutex_unlock(&fs->lock);
+	/* the mode changed behind the kernel's attribute cache (cmafs_open) */
+	if (killed)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	if (err)
 		fuse_reply_err(req, -err);
 	else
 		fuse_reply_write(req, (size_t)done);
-	/* the mode changed behind the kernel's attribute cache */
-	if (killed)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 static void cmafs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -422,9 +402,9 @@ static void cmafs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	struct handle *h = handle_get(fi, HANDLE_FILE);
 	struct node *n = h ? h->node : NULL;
 	uint64_t end = (uint64_t)off + (uint64_t)len;
+	bool killed = false;
 	int err = 0;
 
-	(void)ino;
 	if (!n || !h->writable) {
 		fuse_reply_err(req, EBADF);
 		return;
@@ -440,14 +420,17 @@ static void cmafs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
-	if (end > n->file.size) {
+	if (end > n->file.size)
 		err = fb_truncate(fs, n, end);
-		if (!err) {
-			ns_touch(&n->mtime);
-			n->ctime = n->mtime;
-		}
+	/* As tmpfs: new times and dropped bits, whether or not it grew. */
+	if (!err) {
+		killed = privs_drop(req, n);
+		ns_touch(&n->mtime);
+		n->ctime = n->mtime;
 	}
 	pthread_mutex_unlock(&fs->lock);
+	if (killed)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	fuse_reply_err(req, -err);
 }
 

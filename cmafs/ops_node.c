@@ -12,6 +12,7 @@
 
 #include "fs.h"
 #include "ops.h"
+#include "privs.h"
 #include "views.h"
 
 #define ENTRY_TIMEOUT 1.0
@@ -240,6 +241,14 @@ static void cmafs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (to_set & FUSE_SET_ATTR_MODE)
 		n->mode = (n->mode & S_IFMT) | (attr->st_mode & 07777);
+	/*
+	 * A truncation drops setuid/setgid as on tmpfs: the kernel's FUSE
+	 * sends the mode without the bits it drops, but keeps a setgid bit
+	 * without group-exec that a caller outside the group loses (privs.c).
+	 * The reply's attributes carry the new mode to the kernel.
+	 */
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		privs_drop(req, n);
 	if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != n->uid) {
 		/* The buffer is charged to its owner: chown moves it. */
 		uint64_t held = S_ISREG(n->mode) && n->file.has_buf ?
