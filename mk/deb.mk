@@ -25,11 +25,12 @@ deb: ## Debian packages in build/deb (dpkg-buildpackage, lintian)
 	rm -rf $(DEB_DIR)
 	mkdir -p $(DEB_DIR)/cmafs-$(VERSION)
 	@# The tree as git sees it (tracked and new files, not ignored ones),
-	@# or all of it outside a checkout.
+	@# or, outside a checkout, all of it but the caches and outputs.
 	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
 		git ls-files -z -co --exclude-standard | \
 			tar --null -T - --ignore-failed-read -cf - 2>/dev/null; \
-	else tar --exclude=./build -cf - .; fi | tar -xf - -C $(DEB_DIR)/cmafs-$(VERSION)
+	else tar --exclude=./build --exclude=./tests/deb/cache --exclude=./tests/vm/cache \
+		--exclude=./tests/vm/out --exclude=./bench/out -cf - .; fi | tar -xf - -C $(DEB_DIR)/cmafs-$(VERSION)
 	cd $(DEB_DIR)/cmafs-$(VERSION) && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
 		{ tail -n 40 ../build.log >&2; echo "deb: dpkg-buildpackage failed, see $(DEB_DIR)/build.log" >&2; exit 1; }
 	lintian --fail-on error,warning,info,pedantic,experimental -I -E --pedantic \
