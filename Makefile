@@ -25,14 +25,14 @@ cmafs/cmafs: $(DAEMON_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 cmafs/%.o: cmafs/%.c $(wildcard cmafs/*.h) include/cmafs.h
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # Unit tests link the archive, so each pulls in only the code it tests.
 cmafs/libdaemon.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 tests/unit/test_%: tests/unit/test_%.c cmafs/libdaemon.a tests/unit/tap.h
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< cmafs/libdaemon.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< cmafs/libdaemon.a $(LDLIBS)
 
 # libcmafs, the client library (lib/, include/libcmafs.h): position-
 # independent objects for both the shared and the static library, and only
@@ -43,7 +43,7 @@ LIBCMAFS_OBJS := $(patsubst %.c,%.pic.o,$(sort $(wildcard lib/*.c)))
 lib: lib/libcmafs.so lib/libcmafs.a ## build libcmafs: lib/libcmafs.so.0, .so and .a
 
 lib/%.pic.o: lib/%.c lib/internal.h include/libcmafs.h include/cmafs.h include/cmabuf.h
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
 lib/libcmafs.so.0: $(LIBCMAFS_OBJS) lib/libcmafs.map
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libcmafs.so.0 \
@@ -118,4 +118,5 @@ vm-bench: ## hand-off mappings against the helper's own buffers in the arm64 VMs
 clean: ## remove what the build made
 	rm -f cmafs/*.o cmafs/*.a cmafs/cmafs $(UNIT_BINS)
 	rm -f lib/*.o lib/libcmafs.so lib/libcmafs.so.0 lib/libcmafs.a
+	rm -rf build/deb
 	-$(MAKE) -C kmod clean

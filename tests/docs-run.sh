@@ -548,6 +548,12 @@ if [ -n "$mkver" ] && [ "$mkver" = "$dkver" ]; then
 else
 	notok "kmod/dkms.conf PACKAGE_VERSION is the Makefile's VERSION (Makefile '$mkver', dkms.conf '$dkver')"
 fi
+chver=$(sed -n '1s/^cmafs (\([^)]*\)).*/\1/p' debian/changelog)
+if [ -n "$mkver" ] && [ "$mkver" = "$chver" ]; then
+	ok "debian/changelog's version is the Makefile's VERSION ($mkver)"
+else
+	notok "debian/changelog's version is the Makefile's VERSION (Makefile '$mkver', debian/changelog '$chver')"
+fi
 if "$CMAFS_BIN" -V 2>&1 | grep -q "^cmafs $mkver,"; then
 	ok "cmafs -V says the Makefile's VERSION ($mkver)"
 else
