@@ -223,8 +223,14 @@ with allocate(8192, "u1", name="py-peek") as buf:   # named: a file to peek at
 	command -v readelf >/dev/null || skip "no readelf"
 	run -0 readelf -d "$so"
 	assert_output --partial 'Library soname: [libcmafs.so.0]'
+	local want
+	want=$(grep -oE '^int cmafs_[a-z_]+' "$TESTS_DIR/../include/libcmafs.h" | sed 's/^int //' | sort | paste -sd' ')
+	[[ $want == *cmafs_map* ]] || fail "no declarations found in libcmafs.h"
 	run -0 bash -c "nm -D --defined-only '$so' | awk '\$2 == \"T\" { sub(/@.*/, \"\", \$3); print \$3 }' | sort | paste -sd' '"
-	assert_output "cmafs_buffer_fd cmafs_handoff cmafs_map cmafs_map_path cmafs_sync cmafs_unmap"
+	assert_output "$want"
+	# Calls added after the first release carry the later version node.
+	run -0 bash -c "nm -D --defined-only '$so' | awk '\$3 ~ /^cmafs_dmabuf@/ { print \$3 }'"
+	assert_output "cmafs_dmabuf@@LIBCMAFS_0.1"
 	cc -std=c11 -Wall -Werror -I"$TESTS_DIR/../include" -o "$CMAFS_TMP/dyn" "$TESTS_DIR/tools/cmafs-map.c" \
 		-L"$TESTS_DIR/../lib" -lcmafs -Wl,-rpath,"$(dirname "$so")"
 	truncate -s 4096 "$MNT/f"
