@@ -1573,7 +1573,8 @@ static struct sg_table *cmabuf_map_dma_buf(struct dma_buf_attachment *at,
 	if (ret)
 		goto err_free;
 	down_read(&buf->lock);
-	sg_set_page(sgt->sgl, phys_to_page(buf->r.phys + buf->r.offset),
+	/* phys_to_page() is not there on every architecture (x86 before 7.x). */
+	sg_set_page(sgt->sgl, pfn_to_page(PHYS_PFN(buf->r.phys + buf->r.offset)),
 		    buf->r.size, 0);
 	/*
 	 * The CPU reaches uncached and writecombine buffers only through
