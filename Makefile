@@ -7,7 +7,9 @@ PKG_CONFIG ?= pkg-config
 CFLAGS  ?= -O2 -g
 FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
 FUSE_LIBS   := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
-override CFLAGS += -std=c11 -D_GNU_SOURCE -DFUSE_USE_VERSION=35 \
+# _FILE_OFFSET_BITS=64: 64-bit off_t on 32-bit targets too (armhf); libfuse3
+# requires it there and its pkg-config file does not say so.
+override CFLAGS += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=35 \
 	-DCMAFS_VERSION=\"$(VERSION)\" -Wall -Wextra -Werror -Iinclude -Icmafs $(FUSE_CFLAGS)
 LDLIBS  += $(FUSE_LIBS) -lpthread
 
