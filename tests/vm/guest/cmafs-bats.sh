@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs inside the VM from /payload (busybox sh): the bats suite of the host
 # against the kmod backend (cmabuf.ko, the kernel's real CMA area), in the
-# Debian arm64 userland under ./rootfs (tests/vm/userland) with the
+# Debian arm64 or armhf userland under ./rootfs (tests/vm/userland) with the
 # cross-built daemon in rootfs/opt/cmafs (tests/vm/cross-cmafs); then the
 # per-allocation latency of `truncate -s 4M`, kmod next to sim.
 #
