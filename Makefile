@@ -82,7 +82,7 @@ unit: $(UNIT_BINS) ## build and run the unit tests (tests/unit)
 bats: cmafs/cmafs ## run the bats suites (tests/*.bats) once
 	@bats --tap tests/*.bats
 
-vm-check: ## the kernel helper and bats suite in arm64 VMs (tests/vm, slow)
+vm-check: ## the kernel helper and bats suite in arm64 and armhf VMs (tests/vm, slow)
 	@$(MAKE) --no-print-directory -C tests/vm check
 
 # One TAP stream per suite; tests/tap-summary prints "N passed, N failed".
