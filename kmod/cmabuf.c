@@ -48,7 +48,7 @@
  * cmabuf(4), KNOWN LIMITATIONS; debuggers reach them through .access); the
  * memory lives as long as the inode, which every mapping holds through its
  * file.  VM_MIXEDMAP (not VM_PFNMAP) keeps /proc/PID/pagemap able to
- * report the frames.
+ * report the frames, where the kernel has special PTEs (cmabuf_insert()).
  *
  * Lifetime: the memory is freed when the inode is evicted, that is when the
  * last descriptor is closed and the last mapping is gone.  The inode may be
@@ -1080,10 +1080,28 @@ static void cmabuf_vm_close(struct vm_area_struct *vma)
 	atomic_dec(&buf->maps);
 }
 
+/*
+ * Without special PTEs (32-bit ARM without LPAE), vmf_insert_mixed() maps a
+ * PFN that has a struct page as a normal page: the mapping takes a
+ * reference and a map count on it, get_user_pages() pins it, and a page
+ * of a high-order allocation from the page allocator, whose reference is
+ * in its first page only, goes back to the page allocator when it is
+ * unmapped.  There the VMA is VM_PFNMAP instead: vm_normal_page() sees no
+ * page behind its PTEs, as with special PTEs, and GUP refuses it.  The
+ * cost: /proc/PID/pagemap does not walk VM_PFNMAP VMAs.
+ */
+#ifdef CONFIG_ARCH_HAS_PTE_SPECIAL
+#define CMABUF_VM_MAP	VM_MIXEDMAP
+#else
+#define CMABUF_VM_MAP	VM_PFNMAP
+#endif
+
 static vm_fault_t cmabuf_insert(struct vm_area_struct *vma, unsigned long addr,
 				unsigned long pfn)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#ifndef CONFIG_ARCH_HAS_PTE_SPECIAL
+	return vmf_insert_pfn(vma, addr, pfn);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
 	return vmf_insert_mixed(vma, addr, pfn);
 #else
 	return vmf_insert_mixed(vma, addr, pfn_to_pfn_t(pfn));
@@ -1178,9 +1196,9 @@ static int cmabuf_mmap_buf(struct cmabuf_buf *buf, struct vm_area_struct *vma)
 	up_read(&buf->lock);
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
-	vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vm_flags_set(vma, CMABUF_VM_MAP | VM_DONTEXPAND | VM_DONTDUMP);
 #else
-	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_flags |= CMABUF_VM_MAP | VM_DONTEXPAND | VM_DONTDUMP;
 #endif
 	vma->vm_ops = &cmabuf_vm_ops;
 	vma->vm_private_data = buf;
@@ -2001,7 +2019,9 @@ static const struct of_device_id cmabuf_of_match[] = {
 	{ .compatible = CMABUF_DT_COMPATIBLE },
 	{ }
 };
+#ifndef CMABUF_NO_MODALIAS	/* see Kbuild */
 MODULE_DEVICE_TABLE(of, cmabuf_of_match);
+#endif
 
 static struct platform_driver cmabuf_driver = {
 	.probe = cmabuf_probe,

@@ -63,8 +63,11 @@ def main(argv):
         fd = os.open(a[0], os.O_RDWR)
         try:
             mode = int(a[3], 0) if len(a) > 3 else 0
-            libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
-            check(libc.fallocate(fd, mode, size(a[1]), size(a[2])))
+            # fallocate64: 64-bit offsets on a 32-bit libc too (armhf),
+            # where fallocate takes a 32-bit off_t.
+            fal = libc.fallocate64
+            fal.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+            check(fal(fd, mode, size(a[1]), size(a[2])))
         finally:
             os.close(fd)
     elif cmd == "pwrite":

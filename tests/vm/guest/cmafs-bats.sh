@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs inside the VM from /payload (busybox sh): the bats suite of the host
 # against the kmod backend (cmabuf.ko, the kernel's real CMA area), in the
-# Debian arm64 userland under ./rootfs (tests/vm/userland) with the
+# Debian arm64 or armhf userland under ./rootfs (tests/vm/userland) with the
 # cross-built daemon in rootfs/opt/cmafs (tests/vm/cross-cmafs); then the
 # per-allocation latency of `truncate -s 4M`, kmod next to sim.
 #
@@ -14,6 +14,10 @@
 #   BATS_FILTER  bats --filter REGEX (default: none)
 #   LAT_N        allocations per latency figure (default 100; 0 skips)
 #   BATS_TEST_TIMEOUT  seconds one test may take (default 240)
+#   BATS32_FILES the .bats files to run again with the 32-bit (armhf) daemon
+#                and tools of /opt/cmafs/cmafs32 and bin32, when they are
+#                there: 32-bit programs on this 64-bit kernel (default
+#                kmod.bats; "none" skips)
 # The "ok"/"not ok" lines of bats are tagged with [KREL MODE] after their
 # number; the CMA area of the boot log is passed to the tests as
 # CMA_BASE/CMA_SIZE (bytes).
@@ -118,6 +122,39 @@ for mode in $BATS_MODES; do
 	[ "$brc" = 0 ] || rc=1
 	echo "# [$tag] bats: $(grep -c '^ok ' /tmp/bats.out) ok, $(grep -c '^not ok ' /tmp/bats.out) not ok, $(grep -ci '^ok .*# skip' /tmp/bats.out) skipped, $(( $(date +%s) - start )) s"
 done
+
+# 32-bit programs on a 64-bit kernel: the armhf daemon, cmafs-ioctl and
+# cmafs-map (static; the kernel runs them through its compat layer).
+if [ -x "$R/opt/cmafs/cmafs32/cmafs" ] && [ "${BATS32_FILES:-kmod.bats}" != none ]; then
+	files=$(echo "${BATS32_FILES:-kmod.bats}" | tr , '\n' | sed "s|^|$T/|" | tr '\n' ' ')
+	tag="$r kmod 32-bit armhf daemon"
+	start=$(date +%s)
+	# shellcheck disable=SC2086
+	{
+		in_root env CMAFS_BACKEND=kmod CMAFS_BIN=/opt/cmafs/cmafs32/cmafs \
+			CMAFS_IOCTL_TOOL=/opt/cmafs/bin32/cmafs-ioctl \
+			CMAFS_MAP_TOOL=/opt/cmafs/bin32/cmafs-map \
+			BATS_TEST_TIMEOUT="${BATS_TEST_TIMEOUT:-240}" \
+			bats --tap -T $files 2>&1
+		echo $? > /tmp/bats.rc
+	} | tee /tmp/bats32.out | awk -v tag="[$tag]" '
+		/^(not )?ok [0-9]+ / { sub(/^(not )?ok [0-9]+ /, "&" tag " ") }
+		{ print; fflush() }'
+	brc=$(cat /tmp/bats.rc)
+	# e_ident[EI_CLASS], byte 4 of the ELF header: 1 is ELFCLASS32.
+	if [ "$(od -An -tx1 -j4 -N1 "$R/opt/cmafs/cmafs32/cmafs" | tr -d ' ')" = 01 ]; then
+		echo "ok - [$tag] the daemon under test is a 32-bit ELF (ELFCLASS32)"
+	else
+		echo "not ok - [$tag] the daemon under test is a 32-bit ELF (ELFCLASS32)"
+		rc=1
+	fi
+	if ! grep -qE '^(not )?ok ' /tmp/bats32.out; then
+		echo "not ok - [$tag] bats ran (exit $brc, no TAP)"
+		rc=1
+	fi
+	[ "$brc" = 0 ] || rc=1
+	echo "# [$tag] bats: $(grep -c '^ok ' /tmp/bats32.out) ok, $(grep -c '^not ok ' /tmp/bats32.out) not ok, $(grep -ci '^ok .*# skip' /tmp/bats32.out) skipped, $(( $(date +%s) - start )) s"
+fi
 
 # Per-allocation latency of truncate -s 4M: kmod (real CMA) and sim.
 if [ "${LAT_N:-100}" -gt 0 ]; then
