@@ -20,7 +20,7 @@ LIB_OBJS    := $(filter-out cmafs/main.o,$(DAEMON_OBJS))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:.c=)
 
-.PHONY: all help deps deps-build deps-test check test unit bats vm-check demo bench bench-hostage clean
+.PHONY: all help deps deps-build deps-test check test unit bats check-userlands vm-check demo bench bench-hostage clean
 all: cmafs/cmafs lib ## build the daemon, cmafs/cmafs, and libcmafs (lib/)
 
 cmafs/cmafs: $(DAEMON_OBJS)
@@ -81,6 +81,9 @@ unit: $(UNIT_BINS) ## build and run the unit tests (tests/unit)
 
 bats: cmafs/cmafs ## run the bats suites (tests/*.bats) once
 	@bats --tap tests/*.bats
+
+check-userlands: all ## every bats file in Debian 13 and unstable userlands (libfuse 3.17, 3.18), root (tests/userlands)
+	@tests/userlands/run full
 
 vm-check: ## the kernel helper and bats suite in arm64 and armhf VMs (tests/vm, slow)
 	@$(MAKE) --no-print-directory -C tests/vm check

@@ -132,6 +132,11 @@ static bool pt_use(struct fuse_file_info *fi, int backing_id)
 
 #if defined(FUSE_CAP_PASSTHROUGH)	/* libfuse >= 3.17 */
 
+const char *pt_api(void)
+{
+	return "libfuse";
+}
+
 int pt_install(struct fuse_session *se, enum pt_mode mode)
 {
 	pt_se = se;
@@ -170,6 +175,11 @@ int pt_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
 }
 
 #else	/* libfuse 3.14/3.15: raw protocol shim */
+
+const char *pt_api(void)
+{
+	return "shim";
+}
 
 /* Word indexes into a message; fuse_in_header is 40 bytes (10 words),
  * fuse_out_header 16 (4 words). */

@@ -44,6 +44,10 @@ void pt_init(struct fuse_conn_info *conn);
 bool pt_active(void);
 bool pt_dio_mmap(void);
 
+/* Which build this is: "libfuse" (libfuse's own passthrough API, libfuse
+ * >= 3.17) or "shim" (the raw-protocol shim, older libfuse). */
+const char *pt_api(void);
+
 /* Register @fd as a backing file: id >= 1, or -errno. */
 int pt_backing_open(struct fuse_session *se, int fd);
 void pt_backing_close(struct fuse_session *se, int backing_id);

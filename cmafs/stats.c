@@ -24,6 +24,7 @@ char *stats_render(struct fs *fs, size_t *len)
 	fprintf(out,
 		"backend: %s\n"
 		"mmap: %s\n"
+		"passthrough_api: %s\n"
 		"pool_bytes: %" PRIu64 "\n"
 		"used_bytes: %" PRIu64 "\n"
 		"free_bytes: %" PRIu64 "\n"
@@ -39,6 +40,7 @@ char *stats_render(struct fs *fs, size_t *len)
 		"buffer_fds: %" PRIu64 "\n"
 		"max_buffer_fds: %" PRIu64 "\n",
 		fs->be->ops->name, pt_active() ? "direct" : "cached",
+		pt_api(),
 		st.pool_bytes, st.used_bytes, st.free_bytes,
 		st.largest_free_bytes, fs->ct.buffers, fs->ct.orphan_buffers,
 		fs->ct.allocs, fs->ct.alloc_failures, fs->ct.frees,

@@ -29,7 +29,7 @@ NUMERIC_KEYS="pool_bytes used_bytes free_bytes largest_free_bytes buffers orphan
 	while IFS= read -r line; do
 		[[ $line =~ ^[a-z_]+:\ [^[:space:]]+$ ]] || fail "malformed line: '$line'"
 	done <<<"$output"
-	for k in backend mmap $NUMERIC_KEYS; do
+	for k in backend mmap passthrough_api $NUMERIC_KEYS; do
 		stat_key "$k" "$output" >/dev/null || fail "key $k missing"
 	done
 	for k in $NUMERIC_KEYS resizes files; do
@@ -38,6 +38,7 @@ NUMERIC_KEYS="pool_bytes used_bytes free_bytes largest_free_bytes buffers orphan
 	done
 	assert_equal "$(stat_key backend "$output")" "$CMAFS_BACKEND"
 	[[ $(stat_key mmap "$output") =~ ^(direct|cached)$ ]] || fail "mmap: $(stat_key mmap "$output")"
+	[[ $(stat_key passthrough_api "$output") =~ ^(libfuse|shim)$ ]] || fail "passthrough_api: $(stat_key passthrough_api "$output")"
 	# each key appears once
 	assert_equal "$(cut -d: -f1 <<<"$output" | sort | uniq -d)" ""
 	assert_stats_consistent "$output"
