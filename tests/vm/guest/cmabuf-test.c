@@ -251,6 +251,17 @@ static bool cma_back_to(long base)
 		     now - base);
 		return true;
 	}
+	/*
+	 * With the area in high memory (32-bit ARM) pages lent to user memory
+	 * are not always taken back by empty_cma_area() in time: a few pages
+	 * below count as lent there; the helper's own exact counts (STATS)
+	 * are checked at the end either way.
+	 */
+	if (now < base && base - now <= CMA_LENT_KB && meminfo_kb("HighTotal") > 0) {
+		diag("CmaFree %ld kB below the baseline with a highmem area: taken as lent pages",
+		     base - now);
+		return true;
+	}
 	return now == base;
 }
 
