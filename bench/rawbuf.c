@@ -161,19 +161,25 @@ static int sync_lat(uint64_t size, size_t n)
 	return 0;
 }
 
-static int alloc_lat(const char *file, uint64_t size, size_t n)
+/* The flags cmafs allocates with: FILE, and NOWAIT where the module knows it. */
+static unsigned int daemon_flags(void)
 {
 	struct cmabuf_version v;
-	unsigned int dflags = CMABUF_ALLOC_FILE;
+
+	if (ioctl(dev, CMABUF_IOC_VERSION, &v))
+		die("CMABUF_IOC_VERSION: %s", strerror(errno));
+	return CMABUF_ALLOC_FILE |
+	       (v.alloc_flags & CMABUF_ALLOC_NOWAIT ? CMABUF_ALLOC_NOWAIT : 0);
+}
+
+static int alloc_lat(const char *file, uint64_t size, size_t n)
+{
+	unsigned int dflags = daemon_flags();
 	double *lat[8];
 	char cap[64];
 	size_t i;
 	int k, fd;
 
-	if (ioctl(dev, CMABUF_IOC_VERSION, &v))
-		die("CMABUF_IOC_VERSION: %s", strerror(errno));
-	if (v.alloc_flags & CMABUF_ALLOC_NOWAIT)
-		dflags |= CMABUF_ALLOC_NOWAIT;
 	for (k = 0; k < 8; k++)
 		if (!n || !(lat[k] = calloc(n, sizeof(double))))
 			die("rawbuf alloc: N must be >= 1 (or out of memory)");
@@ -218,16 +224,11 @@ static int alloc_lat(const char *file, uint64_t size, size_t n)
 
 static int rawalloc_lat(uint64_t size, size_t n)
 {
-	struct cmabuf_version v;
-	unsigned int dflags = CMABUF_ALLOC_FILE;
+	unsigned int dflags = daemon_flags();
 	double *lat[2];
 	size_t i;
 	int k, fd;
 
-	if (ioctl(dev, CMABUF_IOC_VERSION, &v))
-		die("CMABUF_IOC_VERSION: %s", strerror(errno));
-	if (v.alloc_flags & CMABUF_ALLOC_NOWAIT)
-		dflags |= CMABUF_ALLOC_NOWAIT;
 	for (k = 0; k < 2; k++)
 		if (!n || !(lat[k] = calloc(n, sizeof(double))))
 			die("rawbuf rawalloc: N must be >= 1 (or out of memory)");

@@ -1631,28 +1631,27 @@ static void cmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
 }
 
 /* DMA_BUF_IOCTL_SYNC and in-kernel CPU access: as CMABUF_IOC_SYNC. */
-static int cmabuf_dmabuf_begin_cpu(struct dma_buf *dmabuf,
-				   enum dma_data_direction dir)
+static int cmabuf_dmabuf_sync(struct dma_buf *dmabuf, u32 direction)
 {
 	struct cmabuf_buf *buf = cmabuf_dmabuf_buf(dmabuf);
 	int ret;
 
 	down_read(&buf->lock);
-	ret = cmabuf_sync_locked(buf, 0, buf->r.size, CMABUF_SYNC_CPU);
+	ret = cmabuf_sync_locked(buf, 0, buf->r.size, direction);
 	up_read(&buf->lock);
 	return ret;
+}
+
+static int cmabuf_dmabuf_begin_cpu(struct dma_buf *dmabuf,
+				   enum dma_data_direction dir)
+{
+	return cmabuf_dmabuf_sync(dmabuf, CMABUF_SYNC_CPU);
 }
 
 static int cmabuf_dmabuf_end_cpu(struct dma_buf *dmabuf,
 				 enum dma_data_direction dir)
 {
-	struct cmabuf_buf *buf = cmabuf_dmabuf_buf(dmabuf);
-	int ret;
-
-	down_read(&buf->lock);
-	ret = cmabuf_sync_locked(buf, 0, buf->r.size, CMABUF_SYNC_DEVICE);
-	up_read(&buf->lock);
-	return ret;
+	return cmabuf_dmabuf_sync(dmabuf, CMABUF_SYNC_DEVICE);
 }
 
 static int cmabuf_dmabuf_mmap(struct dma_buf *dmabuf,
